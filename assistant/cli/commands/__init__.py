@@ -1,0 +1,1 @@
+"""Subcommands of ``repo-assistant``, one module each (discovered automatically)."""

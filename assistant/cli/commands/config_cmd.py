@@ -1,0 +1,48 @@
+"""``repo-assistant config``: print the effective settings and where each value came from."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.table import Table
+
+from assistant.cli.registry import CliContext, Command
+from assistant.config import settings_rows
+from assistant.paths import PROJECT_CONFIG_NAME, user_config_file
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--docs", action="store_true", help="add a column describing each setting")
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    rows = settings_rows(ctx.loaded)
+    if args.json:
+        payload = {key: {"value": value, "source": source} for key, value, source, _doc in rows}
+        ctx.console.print_json(json.dumps(payload))
+        return 0
+    table = Table(title=f"Effective settings for {ctx.repo}", title_justify="left")
+    table.add_column("setting", style="bold")
+    table.add_column("value")
+    table.add_column("source", style="dim")
+    if args.docs:
+        table.add_column("meaning")
+    for key, value, source, doc in rows:
+        table.add_row(key, value, source, *([doc] if args.docs else []))
+    ctx.console.print(table)
+    ctx.console.print(
+        f"[dim]Files read: {user_config_file()} (user), {ctx.repo / PROJECT_CONFIG_NAME} (project); "
+        "environment: REPO_ASSISTANT_<SECTION>_<KEY>; flags: --set section.key=value[/dim]"
+    )
+    return 0
+
+
+COMMAND = Command(
+    name="config",
+    help="show the effective settings and where each value came from",
+    add_arguments=_add_arguments,
+    run=_run,
+    order=90,
+)

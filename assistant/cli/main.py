@@ -1,0 +1,159 @@
+"""Entry point of the ``repo-assistant`` console script.
+
+Parses the command line, resolves the repository (``--repo``, a command's PATH
+argument, else the git root above the current directory, else the current
+directory), loads the layered settings, sends logging to the repository's log
+file and runs the command.  Every :class:`AssistantError` becomes one line on
+stderr and a non-zero exit code; ``--debug`` shows tracebacks instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from assistant import __version__
+from assistant.cli.registry import CliContext, Command, discover_commands
+from assistant.config import load_settings, parse_assignment
+from assistant.errors import AssistantError, UsageError
+from assistant.logsetup import configure_logging, log_file_for
+from assistant.paths import find_repo_root
+
+DEFAULT_COMMAND = "tui"
+log = logging.getLogger(__name__)
+
+
+def _common_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--repo",
+        metavar="PATH",
+        help="repository to work on (default: the git root above the current directory, else the current directory)",
+    )
+    parent.add_argument(
+        "--set",
+        dest="set_values",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one setting (repeatable); see `repo-assistant config`",
+    )
+    parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    return parent
+
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """The full parser: global flags plus one subparser per discovered command."""
+    parser = argparse.ArgumentParser(
+        prog="repo-assistant",
+        description=(
+            "A repository-aware code assistant: index a repository, search it, and drive a code model "
+            "to complete, explain and patch its code. Run without a command to open the terminal UI."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"repo-assistant {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = _common_parent()
+    for command in commands:
+        sp = sub.add_parser(command.name, help=command.help, description=command.help, parents=[parent],
+                            aliases=list(command.aliases))
+        command.add_arguments(sp)
+        sp.set_defaults(_command=command)
+    return parser
+
+
+def _normalise_argv(argv: list[str], names: set[str]) -> list[str]:
+    """``repo-assistant`` and ``repo-assistant PATH`` mean ``repo-assistant tui [PATH]``."""
+    if DEFAULT_COMMAND not in names:
+        return argv
+    positional = [a for a in argv if not a.startswith("-")]
+    if any(flag in argv for flag in ("-h", "--help", "--version")) and not positional:
+        return argv
+    if not positional:
+        return [*argv, DEFAULT_COMMAND]
+    if positional[0] not in names:
+        index = argv.index(positional[0])
+        return [*argv[:index], DEFAULT_COMMAND, *argv[index:]]
+    return argv
+
+
+def _resolve_repo(args: argparse.Namespace, command: Command) -> Path:
+    chosen = args.repo
+    if command.path_argument and getattr(args, command.path_argument, None):
+        chosen = getattr(args, command.path_argument)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.exists():
+            raise UsageError(f"repository path does not exist: {path}")
+        if not path.is_dir():
+            raise UsageError(f"repository path is not a directory: {path}")
+        return path.resolve()
+    return find_repo_root()
+
+
+def _cli_overrides(args: argparse.Namespace, command: Command) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for assignment in args.set_values:
+        section, key, value = parse_assignment(assignment)
+        overrides.setdefault(section, {})[key] = value
+    for section, values in command.overrides(args).items():
+        for key, value in values.items():
+            if value is not None:
+                overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a console script, exits with) the exit code."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    commands = discover_commands()
+    parser = build_parser(commands)
+    args = parser.parse_args(_normalise_argv(raw, {c.name for c in commands}))
+    debug = bool(getattr(args, "debug", False))
+    command: Command | None = getattr(args, "_command", None)
+    if command is None:
+        parser.print_help()
+        return 0
+    console = Console()
+    err_console = Console(stderr=True)
+    repo: Path | None = None
+    try:
+        repo = _resolve_repo(args, command)
+        configure_logging(repo, debug=debug)
+        loaded = load_settings(repo, _cli_overrides(args, command))
+        log.info("command %s on %s", command.name, repo)
+        return command.run(args, CliContext(repo=repo, loaded=loaded, console=console,
+                                            err_console=err_console, debug=debug))
+    except AssistantError as exc:
+        log.info("error: %s", exc.one_line(), exc_info=True)
+        if debug:
+            traceback.print_exc()
+        print(f"repo-assistant: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("repo-assistant: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, keep the traceback in the log
+        log.exception("unexpected error")
+        if debug:
+            traceback.print_exc()
+        where = f"; details in {log_file_for(repo)}" if repo is not None else ""
+        print(
+            f"repo-assistant: unexpected error: {type(exc).__name__}: {exc} (run with --debug for the traceback{where})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
