@@ -105,7 +105,8 @@ class PatchSettings:
 
     samples: int = field(default=3, metadata=_doc("Candidates generated per issue (best-of-n)."))
     temperature: float = field(default=0.8, metadata=_doc("Sampling temperature for candidates."))
-    edit_format: str = field(default="auto", metadata=_doc("auto, search-replace, udiff or whole-file."))
+    edit_format: str = field(default="auto", metadata=_doc(
+        "auto, search-replace, udiff or whole-file; per family: 'qwen2.5-coder=udiff,*=auto'."))
     test_timeout_s: float = field(default=300.0, metadata=_doc("Wall-clock limit for --test-cmd."))
     memory_mb: int = field(default=4_096, metadata=_doc("Address-space limit for sandboxed runs."))
     files: int = field(default=4, metadata=_doc("Files put in the prompt after localization."))

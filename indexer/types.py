@@ -81,3 +81,9 @@ class IndexStats:
     chunks_by_language: dict[str, int] = field(default_factory=dict)
     seconds_by_phase: dict[str, float] = field(default_factory=dict)
     replaced_characters: int = 0  # files decoded with replacement characters
+    redacted_lines: int = 0  # token-like lines replaced before chunking (see indexer.secrets)
+    vectors_reused: int = 0  # chunks whose vectors came from the content-hash cache, not the model
+    vector_points: int = 0  # points in the vector store after the run
+    bm25_ready_s: float = 0.0  # seconds from start until BM25 search covered this run's changes
+    cancelled: bool = False  # stopped early by the cancel event (what was committed stays)
+    message: str = ""  # a note for the user, e.g. why the index was rebuilt

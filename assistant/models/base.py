@@ -35,6 +35,8 @@ class GenerationParams:
     top_p: float = 0.95
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    # Benchmarks need exactly ``max_new_tokens`` tokens: ignore the end-of-sequence token.
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -84,3 +86,61 @@ class Backend(Protocol):
     ) -> Iterator[str]:
         """Chat completion with the model's own chat template."""
         ...
+
+
+@runtime_checkable
+class BatchedBackend(Backend, Protocol):
+    """A backend that samples several continuations of one prompt in one batch.
+
+    On a memory-bound model a batch of 2-5 costs little more than one sequence,
+    which makes best-of-n (patches) and pass@k (evaluation) cheap.  Events are
+    ``(index, text_delta)`` pairs, ``index`` in ``range(n)``.
+    """
+
+    def stream_n(
+        self, prompt: str, params: GenerationParams, n: int, cancel: threading.Event | None = None
+    ) -> Iterator[tuple[int, str]]: ...
+
+    def stream_chat_n(
+        self, messages: list[ChatMessage], params: GenerationParams, n: int,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[tuple[int, str]]: ...
+
+
+def generate(backend: Backend, prompt: str, params: GenerationParams,
+             cancel: threading.Event | None = None) -> str:
+    """The whole text of one raw-prompt generation (convenience over ``stream``)."""
+    return "".join(backend.stream(prompt, params, cancel))
+
+
+def generate_chat(backend: Backend, messages: list[ChatMessage], params: GenerationParams,
+                  cancel: threading.Event | None = None) -> str:
+    """The whole text of one chat generation (convenience over ``stream_chat``)."""
+    return "".join(backend.stream_chat(messages, params, cancel))
+
+
+def sample_n(backend: Backend, prompt: str | list[ChatMessage], params: GenerationParams, n: int,
+             cancel: threading.Event | None = None) -> list[str]:
+    """``n`` sampled completions of a raw prompt or a conversation.
+
+    Uses the backend's batched sampling when it has one, else ``n`` sequential
+    generations; with a seed, the sequential fallback uses ``seed + i`` so the
+    samples differ but stay reproducible.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    texts = [""] * n
+    if isinstance(backend, BatchedBackend):
+        events = (backend.stream_n(prompt, params, n, cancel) if isinstance(prompt, str)
+                  else backend.stream_chat_n(prompt, params, n, cancel))
+        for index, delta in events:
+            texts[index] += delta
+        return texts
+    for i in range(n):
+        if cancel is not None and cancel.is_set():
+            break
+        one = GenerationParams(**{**params.__dict__, "stop": list(params.stop),
+                                  "seed": None if params.seed is None else params.seed + i})
+        texts[i] = (generate(backend, prompt, one, cancel) if isinstance(prompt, str)
+                    else generate_chat(backend, prompt, one, cancel))
+    return texts

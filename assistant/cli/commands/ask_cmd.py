@@ -1,0 +1,37 @@
+"""``repo-assistant ask "QUESTION"``: stream a Markdown answer from retrieved context, with its sources."""
+
+from __future__ import annotations
+
+import argparse
+
+from assistant.cli.commands._answer_output import print_answer
+from assistant.cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from assistant.cli.registry import CliContext, Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", metavar="QUESTION", help="the question, in quotes")
+    parser.add_argument("--file", metavar="PATH", help="the file the question is about (its context comes first)")
+    parser.add_argument("--max-tokens", type=int, metavar="N", help="most tokens in the answer")
+    parser.add_argument("--json", action="store_true", help="print the answer and its citations as JSON")
+    add_model_arguments(parser)
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.answer import ask
+    from assistant.models import load_backend
+
+    backend = load_backend(ctx.settings.model, progress=progress_to_stderr)
+    answer = ask(ctx.repo, args.question, settings=ctx.settings, backend=backend, target_path=args.file,
+                 max_new_tokens=args.max_tokens)
+    return print_answer(answer, args.json)
+
+
+COMMAND = Command(
+    name="ask",
+    help="ask a question about the repository; the answer cites the files and lines it used",
+    add_arguments=_add_arguments,
+    run=_run,
+    overrides=model_overrides,
+    order=32,
+)

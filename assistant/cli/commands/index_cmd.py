@@ -1,0 +1,97 @@
+"""``repo-assistant index [PATH]``: build or update the repository's index.
+
+Progress bars go to stderr (only when it is a terminal), the summary table to
+stdout, so ``repo-assistant index > summary.txt`` stays clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from assistant.cli.registry import CliContext, Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", help="repository to index (default: the current repository)")
+    parser.add_argument("--rebuild", action="store_true", help="discard the existing index and start over")
+    parser.add_argument("--no-embeddings", action="store_true", help="BM25 only: skip computing vectors")
+    parser.add_argument("--qdrant-url", metavar="URL",
+                        help="store vectors in a Qdrant server (http://host:6333) instead of the embedded store")
+    parser.add_argument("--qdrant-api-key", metavar="KEY", help="API key for --qdrant-url (or QDRANT_API_KEY)")
+    parser.add_argument("--wait", action="store_true", help="wait for a concurrent index run instead of exiting")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    return {"index": {"qdrant_url": args.qdrant_url, "qdrant_api_key": args.qdrant_api_key,
+                      "embeddings": False if args.no_embeddings else None}}
+
+
+_LABELS = {"discovering": "Discovering files", "chunking": "Chunking", "bm25": "BM25 index",
+           "embedding": "Embedding"}
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from indexer.pipeline import index_repository
+    from indexer.progress import ProgressEvent
+
+    settings = ctx.settings.index
+    bars = Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("[dim]{task.fields[note]}"), console=ctx.err_console, transient=False,
+                    disable=not ctx.err_console.is_terminal)
+    tasks: dict[str, Any] = {}
+
+    def on_progress(event: ProgressEvent) -> None:
+        if event.phase == "done":
+            return
+        note = event.message if event.phase != "chunking" else ""
+        if event.phase not in tasks:
+            tasks[event.phase] = bars.add_task(_LABELS.get(event.phase, event.phase), total=event.total or None,
+                                               note=note)
+        bars.update(tasks[event.phase], completed=event.done, total=event.total or None, note=note[:60])
+
+    with bars:
+        stats = index_repository(ctx.repo, settings, rebuild=args.rebuild, progress=on_progress, wait=args.wait)
+
+    table = Table(title=f"Index of {ctx.repo}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("files indexed", f"{stats.files_indexed} new/changed, {stats.files_unchanged} unchanged, "
+                                   f"{stats.files_deleted} deleted")
+    if stats.skipped:
+        table.add_row("files skipped", ", ".join(f"{n} {reason}" for reason, n in sorted(stats.skipped.items())))
+    by_language = ", ".join(f"{lang} {n}" for lang, n in sorted(stats.chunks_by_language.items(),
+                                                              key=lambda kv: -kv[1]))
+    table.add_row("chunks", f"{stats.chunks_total} ({by_language})" if by_language else "0")
+    if settings.embeddings and not args.no_embeddings:
+        table.add_row("vectors", f"{stats.vector_points} points; {stats.chunks_embedded} embedded, "
+                                 f"{stats.vectors_reused} reused from cache")
+    else:
+        table.add_row("vectors", "skipped (--no-embeddings)")
+    if stats.redacted_lines:
+        table.add_row("secrets", f"{stats.redacted_lines} token-like lines redacted")
+    if stats.replaced_characters:
+        table.add_row("encoding", f"{stats.replaced_characters} files decoded with replacement characters")
+    phases = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in stats.seconds_by_phase.items())
+    table.add_row("time", phases)
+    if stats.message:
+        table.add_row("note", stats.message)
+    if stats.cancelled:
+        table.add_row("note", "cancelled: run `repo-assistant index` again to finish")
+    ctx.console.print(table)
+    return 130 if stats.cancelled else 0
+
+
+COMMAND = Command(
+    name="index",
+    help="build or update the search index of a repository (incremental)",
+    add_arguments=_add_arguments,
+    run=_run,
+    overrides=_overrides,
+    order=10,
+    path_argument="path",
+)

@@ -1,0 +1,85 @@
+"""``repo-assistant localize ISSUE_FILE|-``: the files an issue is most likely about, with their best chunks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from assistant.cli.commands.search_cmd import open_reader, snippet
+from assistant.cli.registry import CliContext, Command
+from assistant.errors import UsageError
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("issue", metavar="ISSUE_FILE", help="a file with the issue text, or - for stdin")
+    parser.add_argument("--k", type=int, default=10, metavar="N", help="number of files (default 10)")
+    parser.add_argument("--json", action="store_true", help='print JSON: {"files": [{"path", "score", "chunks"}]}')
+
+
+def read_issue(spec: str) -> str:
+    """The issue text from a file or stdin ('-'); empty or unreadable input is a usage error."""
+    if spec == "-":
+        text = sys.stdin.read()
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise UsageError(f"issue file not found: {spec}")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise UsageError(f"cannot read {spec}: {exc.strerror or exc}") from exc
+    if not text.strip():
+        raise UsageError("the issue text is empty")
+    return text
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from rich.table import Table
+
+    from retrieval.localize import localize
+    from retrieval.search import effective_mode
+
+    if args.k <= 0:
+        raise UsageError("--k must be at least 1")
+    text = read_issue(args.issue)
+    reader = open_reader(ctx)
+    try:
+        _mode, note = effective_mode(reader, "hybrid")
+        result = localize(reader, text, args.k, settings=ctx.settings.retrieval)
+    finally:
+        reader.close()
+    if args.json:
+        payload = {"files": [
+            {"path": f.path, "score": f.score,
+             "chunks": [{"path": h.path, "start_line": h.start_line, "end_line": h.end_line, "symbol": h.symbol,
+                         "kind": h.chunk.kind, "score": h.score, "text": h.chunk.text} for h in f.chunks]}
+            for f in result.files]}
+        print(json.dumps(payload, indent=2))
+        return 0
+    if note:
+        ctx.err_console.print(f"[yellow]note:[/yellow] {note}")
+    if not result.files:
+        ctx.console.print("No file matches this issue.")
+        return 0
+    table = Table(title=f"Files most likely involved ({len(result.files)})", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("file", style="bold", no_wrap=True)
+    table.add_column("score", justify="right")
+    table.add_column("best chunks", overflow="fold")
+    for rank, f in enumerate(result.files, start=1):
+        chunks = "\n".join(f"{h.start_line}-{h.end_line} {h.symbol or '(' + h.chunk.kind + ')'}: "
+                           f"{snippet(h.chunk.text, 60)}" for h in f.chunks)
+        table.add_row(str(rank), f.path, f"{f.score:.4f}", chunks)
+    ctx.console.print(table)
+    return 0
+
+
+COMMAND = Command(
+    name="localize",
+    help="rank the files (and chunks) an issue is most likely about, for patching",
+    add_arguments=_add_arguments,
+    run=_run,
+    order=25,
+)

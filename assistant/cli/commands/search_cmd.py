@@ -1,0 +1,113 @@
+"""``repo-assistant search QUERY``: ranked chunks for a question, an identifier or an error message."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from assistant.cli.registry import CliContext, Command
+from assistant.errors import IndexMissingError, UsageError
+
+
+def open_reader(ctx: CliContext) -> Any:
+    """The repository's index reader; a missing or empty index is a one-line error naming the fix."""
+    from indexer.reader import IndexReader
+
+    reader = IndexReader.open(ctx.repo, ctx.settings.index)
+    try:
+        empty = not reader.files()
+    except Exception:
+        reader.close()
+        raise
+    if empty:
+        reader.close()
+        raise IndexMissingError(f"the index for {ctx.repo} has no files",
+                                hint="add files, check index.exclude, then run `repo-assistant index`")
+    return reader
+
+
+def snippet(text: str, width: int = 90) -> str:
+    """The first meaningful line of a chunk, shortened for a table cell."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "//", '"""', "'''", "@")):
+            return stripped if len(stripped) <= width else stripped[: width - 1] + "…"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first[:width]
+
+
+def found_by(sources: dict[str, int]) -> str:
+    """``bm25 #1, vector #4`` for the table."""
+    return ", ".join(f"{name} #{rank}" for name, rank in sorted(sources.items(), key=lambda kv: kv[1]))
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", nargs="+", metavar="QUERY", help="question, identifier, error message...")
+    parser.add_argument("--k", type=int, default=10, metavar="N", help="number of results (default 10)")
+    parser.add_argument("--mode", choices=["bm25", "vector", "hybrid"], default=None,
+                        help="ranking (default: retrieval.mode, hybrid)")
+    parser.add_argument("--path", dest="path_glob", metavar="GLOB",
+                        help="only paths matching GLOB (a directory prefix, or wildcards: '*.py', 'src/*')")
+    parser.add_argument("--language", metavar="L", help="only chunks in language L (python, typescript...)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    return {"retrieval": {"mode": args.mode}}
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from rich.table import Table
+
+    from retrieval.search import effective_mode, search
+
+    if args.k <= 0:
+        raise UsageError("--k must be at least 1")
+    query = " ".join(args.query).strip()
+    if not query:
+        raise UsageError("the query is empty")
+    reader = open_reader(ctx)
+    try:
+        mode, note = effective_mode(reader, ctx.settings.retrieval.mode)
+        hits = search(reader, query, k=args.k, mode=ctx.settings.retrieval.mode, path_glob=args.path_glob,
+                      language=args.language, settings=ctx.settings.retrieval)
+    finally:
+        reader.close()
+    if args.json:
+        payload = {
+            "query": query, "mode": mode, "note": note,
+            "hits": [{"path": h.path, "start_line": h.start_line, "end_line": h.end_line, "symbol": h.symbol,
+                      "kind": h.chunk.kind, "language": h.chunk.language, "score": h.score,
+                      "sources": h.sources, "matched": list(h.matched), "text": h.chunk.text} for h in hits],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    if note:
+        ctx.err_console.print(f"[yellow]note:[/yellow] {note}")
+    if not hits:
+        ctx.console.print(f"No results for {query!r}.")
+        return 0
+    table = Table(title=f"{len(hits)} results for {query!r} ({mode})", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("location", style="bold", no_wrap=True)
+    table.add_column("symbol")
+    table.add_column("score", justify="right")
+    table.add_column("found by", style="dim")
+    table.add_column("snippet", overflow="fold")
+    for rank, h in enumerate(hits, start=1):
+        where = f"{h.path}:{h.start_line}-{h.end_line}"
+        table.add_row(str(rank), where, h.symbol or f"({h.chunk.kind})", f"{h.score:.4f}", found_by(h.sources),
+                      snippet(h.chunk.text), )
+    ctx.console.print(table)
+    return 0
+
+
+COMMAND = Command(
+    name="search",
+    help="search the indexed repository (BM25, vectors or both) and print ranked code locations",
+    add_arguments=_add_arguments,
+    run=_run,
+    overrides=_overrides,
+    order=20,
+)

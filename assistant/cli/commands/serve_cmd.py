@@ -1,0 +1,61 @@
+"""``repo-assistant serve``: serve the local model as an OpenAI-compatible API (loopback by default)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from assistant.cli.commands._model_args import progress_to_stderr
+from assistant.cli.registry import CliContext, Command
+from assistant.errors import UsageError
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--model", metavar="NAME",
+                        help="model: preset (`repo-assistant models`), Hugging Face id, local directory or .gguf")
+    parser.add_argument("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    return {"model": {"name": args.model, "device": args.device}}
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.models.local import load_local_backend
+    from assistant.server import make_server
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"bad port {args.port}")
+    if ctx.settings.model.backend.strip().lower() != "local":
+        raise UsageError("serve runs a local model; model.backend is set to "
+                         f"'{ctx.settings.model.backend}'", hint="use --set model.backend=local")
+    backend = load_local_backend(ctx.settings.model, progress=progress_to_stderr)
+    try:
+        server = make_server(backend, args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                         hint="pick another --port") from exc
+    host, port = server.server_address[:2]
+    if args.host not in {"127.0.0.1", "localhost", "::1"}:
+        print(f"warning: listening on {args.host} without authentication", file=sys.stderr)
+    print(f"Serving {backend.model_name} ({backend.device}, {backend.family.completion_mode}) "
+          f"on http://{host}:{port}/v1  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
+COMMAND = Command(
+    name="serve",
+    help="serve the local model as an OpenAI-compatible API (/v1/completions, /v1/chat/completions)",
+    add_arguments=_add_arguments,
+    run=_run,
+    overrides=_overrides,
+    order=60,
+)

@@ -1,0 +1,107 @@
+"""``repo-assistant status [PATH]``: what is indexed, how stale it is, and where the data lives."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from assistant.cli.registry import CliContext, Command
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", help="repository (default: the current repository)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _ago(timestamp: float | None) -> str:
+    if not timestamp:
+        return "never"
+    seconds = max(0, time.time() - timestamp)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from indexer.reader import IndexReader
+    from indexer.store import index_dir
+
+    with IndexReader.open(ctx.repo, ctx.settings.index) as reader:
+        last_run: dict[str, Any] = reader.meta("last_run") or {}
+        vectors: dict[str, Any] = reader.meta("vector_state") or {}
+        stale = reader.stale_files()
+        data_dir = index_dir(ctx.repo)
+        languages: dict[str, int] = {}
+        for chunk in reader.chunks():
+            languages[chunk.language] = languages.get(chunk.language, 0) + 1
+        info: dict[str, Any] = {
+            "repo": str(ctx.repo),
+            "index_dir": str(data_dir),
+            "index_bytes": _size(data_dir),
+            "files": reader.file_count(),
+            "chunks": reader.chunk_count(),
+            "chunks_by_language": languages,
+            "skipped": reader.skipped(),
+            "stale_files": stale,
+            "last_run_finished_at": last_run.get("finished_at"),
+            "last_run_seconds": last_run.get("seconds_by_phase", {}),
+            "vectors": {k: vectors.get(k) for k in ("store", "collection", "model", "flavour", "dim", "points",
+                                                    "url", "snapshot") if vectors.get(k) is not None},
+            "generation": reader.generation,
+        }
+    if args.json:
+        ctx.console.print_json(json.dumps(info))
+        return 0
+    table = Table(title=f"Index status of {ctx.repo}", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    table.add_row("indexed", f"{info['files']} files, {info['chunks']} chunks "
+                             f"({', '.join(f'{k} {v}' for k, v in sorted(languages.items(), key=lambda kv: -kv[1]))})")
+    if info["skipped"]:
+        table.add_row("skipped", ", ".join(f"{n} {reason}" for reason, n in info["skipped"].items()))
+    table.add_row("last run", _ago(info["last_run_finished_at"]))
+    if stale:
+        shown = ", ".join(stale[:8]) + (f" … (+{len(stale) - 8})" if len(stale) > 8 else "")
+        table.add_row("stale", f"[yellow]{len(stale)} files changed since[/yellow]: {shown} "
+                               "(run `repo-assistant index`)")
+    else:
+        table.add_row("stale", "[green]up to date[/green]")
+    if vectors.get("points"):
+        where = vectors.get("url") or f"embedded Qdrant Edge ({vectors.get('snapshot')})"
+        table.add_row("vectors", f"{vectors['points']} points, {vectors.get('model')} ({vectors.get('flavour')}, "
+                                 f"dim {vectors.get('dim')}), collection {vectors.get('collection')} in {where}")
+    else:
+        table.add_row("vectors", "none (BM25 only; run `repo-assistant index` with embeddings enabled)")
+    table.add_row("data", f"{info['index_dir']} ({_human(info['index_bytes'])})")
+    ctx.console.print(table)
+    return 0
+
+
+COMMAND = Command(
+    name="status",
+    help="show what is indexed, how stale it is, and where the index lives",
+    add_arguments=_add_arguments,
+    run=_run,
+    order=12,
+    path_argument="path",
+)

@@ -1,0 +1,121 @@
+"""Model backends behind one interface (see ``base.py``), and how to get one from the settings.
+
+Import-light on purpose: torch and transformers are imported by the functions
+that need them, so ``import assistant.models`` is instant.
+
+- :func:`load_backend` builds the local transformers backend or the
+  OpenAI-compatible HTTP backend from ``settings.backend``.
+- :func:`token_counter` counts tokens with the model's own tokenizer without
+  loading its weights (cached per model), for context budgeting.
+- :func:`context_window` is the model's window (the override, the preset, or the config).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+from assistant.config import ModelSettings
+from assistant.errors import ConfigError
+from assistant.models.base import (
+    Backend,
+    BatchedBackend,
+    ChatMessage,
+    GenerationParams,
+    GenerationStats,
+    generate,
+    generate_chat,
+    sample_n,
+)
+from assistant.models.threads import set_embedder_active
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Backend",
+    "BatchedBackend",
+    "ChatMessage",
+    "GenerationParams",
+    "GenerationStats",
+    "context_window",
+    "generate",
+    "generate_chat",
+    "load_backend",
+    "sample_n",
+    "set_embedder_active",
+    "token_counter",
+]
+
+# A rough count for HTTP models whose tokenizer is not available locally (code averages
+# about 3.2 characters per token with modern BPE vocabularies; overestimating is safe).
+CHARS_PER_TOKEN_ESTIMATE = 3.2
+
+
+def load_backend(settings: ModelSettings, *, progress: Callable[[str], None] | None = None,
+                 threads: int | None = None) -> Backend:
+    """The backend ``settings`` describe: ``local`` (transformers) or ``openai`` (HTTP)."""
+    kind = settings.backend.strip().lower()
+    if kind == "local":
+        from assistant.models.local import load_local_backend
+
+        return load_local_backend(settings, progress=progress, threads=threads)
+    if kind == "openai":
+        from assistant.models.openai_http import OpenAIBackend
+
+        return OpenAIBackend.from_settings(settings, progress=progress)
+    raise ConfigError(f"unknown model.backend '{settings.backend}'", hint="use local or openai")
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer_for(name: str, local_only: bool = False) -> object | None:
+    from assistant.models.resolve import load_tokenizer, resolve_source
+
+    return load_tokenizer(resolve_source(name), local_only=local_only)
+
+
+def _estimate(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1 if text else 0
+
+
+def token_counter(settings: ModelSettings) -> Callable[[str], int]:
+    """Count tokens as the model does, without loading weights (the tokenizer is cached).
+
+    For an HTTP backend whose model name does not resolve to a local tokenizer
+    (a preset still downloads nothing offline), counts are estimated from the
+    length of the text, erring on the high side.
+    """
+    from assistant.errors import ModelUnavailableError
+
+    remote = settings.backend.strip().lower() == "openai"
+    try:
+        tokenizer = _tokenizer_for(settings.name.strip(), remote)
+    except ModelUnavailableError:
+        if settings.backend.strip().lower() != "openai":
+            raise
+        log.info("no local tokenizer for %s: estimating token counts", settings.name)
+        return _estimate
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]
+
+    return count
+
+
+def context_window(settings: ModelSettings) -> int:
+    """The model's context window: the override, else the preset's, else its config's."""
+    if settings.context_window > 0:
+        return settings.context_window
+    from assistant.models.families import DEFAULT_CONTEXT_WINDOW, config_context_window
+    from assistant.models.presets import get_preset
+    from assistant.models.resolve import load_config, resolve_source
+
+    preset = get_preset(settings.name)
+    if preset is not None:
+        return preset.context_window
+    try:
+        return config_context_window(load_config(resolve_source(settings.name))) or DEFAULT_CONTEXT_WINDOW
+    except Exception:
+        if settings.backend.strip().lower() == "openai":
+            return DEFAULT_CONTEXT_WINDOW
+        raise

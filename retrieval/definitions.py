@@ -1,0 +1,195 @@
+"""Definitions at the cursor: the declarations a completion or an explanation needs.
+
+A model completing ``total = calculator.subtotal(order.lines)`` needs to see
+``subtotal`` and ``Order.lines`` even when they live in other modules.  The names
+used around the cursor (weighted by how close to the cursor they are) and the
+names the active file imports are looked up in the index's symbol table; each
+candidate definition is scored by that proximity, by how its file relates to the
+active file (imported > same package > elsewhere) and by how ambiguous the name
+is (a name defined in ten places says less about any one of them).
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from indexer.types import FileSymbols, SymbolDef
+
+# Names too common to resolve usefully, across the languages we index.
+_KEYWORD_TEXT = """False None True and as assert async await break class continue def del elif else except finally
+    for from global if import in is lambda nonlocal not or pass raise return try while with yield self cls
+    print len str int float bool list dict set tuple object type super isinstance range enumerate zip
+    function var let const new this null undefined typeof instanceof export default extends interface
+    implements public private protected static void return func package struct impl fn pub mut use mod
+    match enum trait where string number boolean any unknown never require module exports"""
+_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_JS_EXTS = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
+
+BEFORE_LINES = 60  # how far above the cursor names are collected
+AFTER_LINES = 20  # and below it (code after the cursor matters less for what comes next)
+IMPORT_WEIGHT = 0.35  # weight of a name imported by the file but not used near the cursor
+PER_NAME = 3  # at most this many definitions for one name
+
+
+@dataclass(frozen=True)
+class DefinitionCandidate:
+    """A definition the code around the cursor refers to, and why it was chosen."""
+
+    definition: SymbolDef
+    name: str
+    score: float
+    via: str  # "used at line N" or "imported"
+
+
+def names_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES, after: int = AFTER_LINES) -> dict[str, float]:
+    """Identifiers around 1-based ``line`` with a proximity weight in (0, 1] (1 on the cursor line)."""
+    weights: dict[str, float] = {}
+    first = max(1, line - before)
+    last = min(len(lines), line + after)
+    for number in range(first, last + 1):
+        distance = abs(number - line)
+        # Lines above the cursor are what the code being written builds on: they decay slower.
+        scale = 8.0 if number <= line else 4.0
+        weight = 1.0 / (1.0 + distance / scale)
+        for name in _IDENT.findall(lines[number - 1]):
+            if len(name) < 2 or name in _KEYWORDS:
+                continue
+            if weight > weights.get(name, 0.0):
+                weights[name] = weight
+    return weights
+
+
+def resolve_module(spec: str, from_path: str, files: Mapping[str, object] | set[str]) -> str | None:
+    """The repository file an import names, or None (third-party or unknown).
+
+    Handles Python absolute (``shopcore.pricing.tax``) and relative (``..models``) modules,
+    JavaScript/TypeScript relative specifiers (``./client``), and as a last resort any file
+    whose path ends with the dotted name turned into a path (Java, Go packages, src/ layouts).
+    """
+    spec = spec.strip()
+    if not spec:
+        return None
+    here = posixpath.dirname(from_path)
+    candidates: list[str] = []
+    if spec.startswith(("./", "../")):
+        base = posixpath.normpath(posixpath.join(here, spec))
+        candidates += [base, *(base + e for e in _JS_EXTS), *(f"{base}/index{e}" for e in _JS_EXTS)]
+    elif spec.startswith("."):
+        dots = len(spec) - len(spec.lstrip("."))
+        base = here
+        for _ in range(dots - 1):
+            base = posixpath.dirname(base)
+        rest = spec[dots:].replace(".", "/")
+        module = posixpath.join(base, rest) if rest else base
+        candidates += [f"{module}.py", f"{module}/__init__.py"]
+    else:
+        module = spec.replace(".", "/")
+        candidates += [f"{module}.py", f"{module}/__init__.py", f"src/{module}.py", f"src/{module}/__init__.py"]
+    for candidate in candidates:
+        if candidate in files:
+            return candidate
+    if not spec.startswith("."):
+        tail = "/" + spec.replace(".", "/")
+        for path in files:
+            stem = path.rsplit(".", 1)[0]
+            if stem.endswith(tail) or stem.endswith(tail + "/__init__"):
+                return path
+    return None
+
+
+def imported_files(active: FileSymbols, files: Mapping[str, object]) -> dict[str, set[str]]:
+    """Files the active file imports → the names it imports from them (empty set: the module itself).
+
+    An import recorded as ``pkg.module.Name`` that does not resolve as a module is read as
+    ``Name`` imported from ``pkg.module``.
+    """
+    result: dict[str, set[str]] = {}
+    for spec in active.imports:
+        path = resolve_module(spec, active.path, files)
+        if path is not None:
+            result.setdefault(path, set())
+            continue
+        if "." in spec.strip("."):
+            module, _, name = spec.rpartition(".")
+            path = resolve_module(module, active.path, files)
+            if path is not None:
+                result.setdefault(path, set()).add(name)
+    return result
+
+
+def _definitions_by_name(symbols: Mapping[str, FileSymbols]) -> dict[str, list[SymbolDef]]:
+    index: dict[str, list[SymbolDef]] = {}
+    for fs in symbols.values():
+        for d in fs.definitions:
+            index.setdefault(d.name, []).append(d)
+    return index
+
+
+def definitions_at(
+    symbols: Mapping[str, FileSymbols],
+    active_path: str,
+    lines: Sequence[str],
+    line: int | None,
+    *,
+    visible: tuple[int, int] | None = None,
+    limit: int = 20,
+    by_name: Mapping[str, list[SymbolDef]] | None = None,
+) -> list[DefinitionCandidate]:
+    """Definitions of the names used around ``line`` of the active file, best first.
+
+    ``visible`` is the active-file span already in the context: definitions inside it are
+    skipped.  ``by_name`` may pass a prebuilt name → definitions index (it is built otherwise).
+    """
+    index = by_name if by_name is not None else _definitions_by_name(symbols)
+    active = symbols.get(active_path) or FileSymbols(path=active_path, language="")
+    imports = imported_files(active, symbols)
+    imported_names = {name for names in imports.values() for name in names}
+    if line is None:
+        weights = names_near(lines, 1, before=0, after=len(lines))
+    else:
+        weights = names_near(lines, min(max(1, line), max(1, len(lines))))
+    sources = {name: f"used near line {line}" if line else "used in the file" for name in weights}
+    for name in imported_names:
+        if name not in weights:
+            weights[name] = IMPORT_WEIGHT
+            sources[name] = "imported"
+    active_dir = posixpath.dirname(active_path)
+    found: list[DefinitionCandidate] = []
+    for name, weight in weights.items():
+        defs = index.get(name)
+        if not defs:
+            continue
+        ambiguity = math.sqrt(len(defs))
+        scored: list[tuple[float, SymbolDef]] = []
+        for d in defs:
+            if d.path == active_path and visible and d.start_line >= visible[0] and d.end_line <= visible[1]:
+                continue
+            if d.path == active_path and line is not None and d.start_line <= line <= d.end_line:
+                continue  # the definition the cursor is inside is the window itself
+            if d.path in imports and (name in imports[d.path] or not imports[d.path]):
+                affinity = 2.0 if name in imports[d.path] else 1.6
+            elif d.path == active_path:
+                affinity = 1.4
+            elif posixpath.dirname(d.path) == active_dir:
+                affinity = 1.2
+            else:
+                affinity = 1.0
+            top_level = 1.0 if "." not in d.qualified_name else 0.8
+            scored.append((weight * affinity * top_level / ambiguity, d))
+        scored.sort(key=lambda item: (-item[0], item[1].path, item[1].start_line))
+        for score, d in scored[:PER_NAME]:
+            found.append(DefinitionCandidate(definition=d, name=name, score=score, via=sources[name]))
+    found.sort(key=lambda c: (-c.score, c.definition.path, c.definition.start_line))
+    unique: list[DefinitionCandidate] = []
+    seen: set[tuple[str, int, int]] = set()
+    for c in found:
+        key = (c.definition.path, c.definition.start_line, c.definition.end_line)
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique[:limit]

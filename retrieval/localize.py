@@ -1,0 +1,202 @@
+"""Issue localization: which files (and which chunks in them) an issue is about.
+
+Patch generation can only fix what it is shown, so it asks for the few files most
+likely to need a change.  Signals, each a ranked list of *files*, fused by weighted
+reciprocal rank:
+
+- ``bm25``: chunk BM25 over the issue text (identifiers boosted), aggregated per file;
+- ``vector``: chunk embedding similarity to the issue, aggregated per file;
+- ``symbol``: files that *define* names the issue mentions (``separability_matrix``,
+  ``CompoundModel``), the rarer the name the stronger;
+- ``path``: files the issue names (``requests/models.py``, ``requests.models``);
+- ``frame``: files of traceback frames, innermost first.
+
+A prior then demotes files that are rarely what a fix changes: tests, docs,
+examples and non-code text (even when the issue names them: issues cite docs and
+tests as evidence of the bug).  Each returned file
+carries its best chunks from the fused chunk ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from assistant.config import RetrievalSettings
+from indexer.types import Chunk
+from retrieval.fusion import rrf_fuse
+from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens
+from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_index, symbol_matches
+from retrieval.types import FileHit, Localization, SearchHit
+
+BM25_CHUNKS = 300
+VECTOR_CHUNKS = 150
+FILE_RRF_K = 10  # small: the head of each file ranking matters most
+CHUNK_RRF_K = 60
+WEIGHTS = {"bm25": 1.0, "vector": 1.0, "symbol": 1.0, "path": 1.0, "frame": 1.5}
+CHUNKS_PER_FILE = 3
+TEST_PRIOR = 0.3
+DOC_PRIOR = 0.3
+TEXT_LANGUAGES = frozenset({"markdown", "text", "rst", "restructuredtext", "json", "yaml", "toml", "ini", ""})
+
+
+def is_doc_path(path: str) -> bool:
+    """Documentation, examples and benchmarks: code a fix rarely touches."""
+    parts = path.lower().split("/")
+    return any(p in ("doc", "docs", "documentation", "examples", "example", "benchmarks", "changelog")
+               for p in parts[:-1])
+
+
+def prior(path: str, language: str) -> float:
+    """How likely a fix touches this file before reading the issue: tests, docs and text are rarely
+    what needs changing (a named file too: issues cite docs and tests as evidence)."""
+    if is_test_path(path):
+        return TEST_PRIOR
+    if is_doc_path(path) or language in TEXT_LANGUAGES:
+        return DOC_PRIOR
+    return 1.0
+
+
+def _aggregate(ranked: Sequence[tuple[Chunk, float]], decay: float = 0.5, depth: int = 3) -> list[str]:
+    """Files ordered by their best chunk score plus decayed further ones."""
+    per_file: dict[str, list[float]] = {}
+    for chunk, score in ranked:
+        per_file.setdefault(chunk.path, []).append(score)
+    totals = {path: sum(s * decay**i for i, s in enumerate(sorted(scores, reverse=True)[:depth]))
+              for path, scores in per_file.items()}
+    return sorted(totals, key=lambda p: (-totals[p], p))
+
+
+def _symbol_files(analysis: QueryAnalysis, index: SymbolIndex) -> list[str]:
+    """Files defining the issue's names: a name defined in n files gives each 1/n."""
+    scores: dict[str, float] = {}
+    for name, defs in symbol_matches(analysis, index):
+        files = {d.path for d in defs}
+        weight = 1.0 / len(files)
+        if len(name) <= 3:
+            weight *= 0.5
+        for path in files:
+            scores[path] = scores.get(path, 0.0) + weight
+    return sorted(scores, key=lambda p: (-scores[p], p))
+
+
+def _path_files(analysis: QueryAnalysis, index: SymbolIndex) -> list[str]:
+    """Files the issue names as paths or dotted modules, in order of mention."""
+    found: list[str] = []
+    for mention in analysis.paths:
+        found += [p for p in index.files_named(mention) if p not in found]
+    for dotted in analysis.dotted:
+        found += [p for p in index.module_files(dotted) if p not in found]
+    return found
+
+
+def _frame_files(analysis: QueryAnalysis, index: SymbolIndex) -> list[str]:
+    """Files of the traceback frames, innermost first (where an exception is raised is where
+    a fix most often goes), then the files defining the frames' functions."""
+    found: list[str] = []
+    for frame in reversed(analysis.frames):
+        found += [p for p in index.files_named(frame.path) if p not in found]
+    for name in analysis.frame_names:
+        defs = index.by_name.get(name, [])
+        if 0 < len(defs) <= 3:
+            found += [d.path for d in defs if d.path not in found]
+    return found
+
+
+def localize(
+    reader: Reader,
+    issue_text: str,
+    k: int = 10,
+    *,
+    settings: RetrievalSettings | None = None,
+    mode: str = "hybrid",
+) -> Localization:
+    """The ``k`` files most likely to need a change for ``issue_text``, best first, with their best chunks.
+
+    ``mode`` ``bm25`` skips the vector signal (also skipped when the index has no vectors);
+    ``vector`` uses only the embedding signal (for comparison in the benchmark).
+    """
+    settings = settings or RetrievalSettings()
+    if k <= 0 or not issue_text.strip():
+        return Localization([])
+    analysis = analyze_query(issue_text)
+    index = symbol_index(reader)
+    lookup = _ChunkLookup(reader)
+    chunk_lists: dict[str, list[Chunk]] = {}
+    file_lists: dict[str, list[str]] = {}
+    use_lexical = mode in ("bm25", "hybrid")
+    use_vector = mode in ("vector", "hybrid") and reader.has_vectors
+    if use_lexical:
+        bm25 = reader.bm25_search_tokens(boosted_tokens(analysis), BM25_CHUNKS)
+        chunk_lists["bm25"] = [c for c, _ in bm25]
+        file_lists["bm25"] = _aggregate(bm25)
+        file_lists["symbol"] = _symbol_files(analysis, index)
+        file_lists["path"] = _path_files(analysis, index)
+        file_lists["frame"] = _frame_files(analysis, index)
+        symbol_chunks: list[Chunk] = []
+        for _name, defs in symbol_matches(analysis, index):
+            for d in defs[:10]:
+                chunk = lookup.for_definition(d)
+                if chunk is not None:
+                    symbol_chunks.append(chunk)
+        chunk_lists["symbol"] = symbol_chunks
+    if use_vector:
+        vectors = reader.vector_search(issue_text, VECTOR_CHUNKS)
+        chunk_lists["vector"] = [c for c, _ in vectors]
+        file_lists["vector"] = _aggregate(vectors, decay=0.3)
+    fused_files = rrf_fuse({n: v for n, v in file_lists.items() if v}, weights=WEIGHTS, k=FILE_RRF_K)
+    language = _languages(chunk_lists)
+    scored: list[tuple[str, float]] = []
+    for path, score, _ranks in fused_files:
+        scored.append((path, score * prior(path, language.get(path, "python"))))
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    fused_chunks = rrf_fuse({n: v for n, v in chunk_lists.items() if v}, k=CHUNK_RRF_K, key=lambda c: c.id)
+    by_file: dict[str, list[SearchHit]] = {}
+    for chunk, score, ranks in fused_chunks:
+        bucket = by_file.setdefault(chunk.path, [])
+        if len(bucket) < CHUNKS_PER_FILE:
+            bucket.append(SearchHit(chunk=chunk, score=score, sources=ranks))
+    files: list[FileHit] = []
+    for path, score in scored[:k]:
+        chunks = by_file.get(path) or [SearchHit(c, 0.0) for c in lookup.chunks(path)[:1]]
+        files.append(FileHit(path=path, score=score, chunks=chunks))
+    return Localization(files)
+
+
+def _languages(chunk_lists: dict[str, list[Chunk]]) -> dict[str, str]:
+    language: dict[str, str] = {}
+    for chunks in chunk_lists.values():
+        for c in chunks:
+            language.setdefault(c.path, c.language.lower())
+    return language
+
+
+def localization_context(
+    reader: Reader,
+    localization: Localization,
+    budget: int,
+    count_tokens: Callable[[str], int],
+) -> list[Chunk]:
+    """Chunks packed in localization order (each file's best chunks, then the rest) into ``budget``.
+
+    This is the context a patch prompt gets from :func:`localize`; the benchmark asks
+    whether a chunk of the gold file is in it.
+    """
+    used = 0
+    chosen: list[Chunk] = []
+    seen: set[str] = set()
+    lookup = _ChunkLookup(reader)
+    queue: list[Chunk] = [h.chunk for f in localization.files for h in f.chunks]
+    for f in localization.files:
+        queue += lookup.chunks(f.path)
+    for chunk in queue:
+        if chunk.id in seen:
+            continue
+        cost = int(count_tokens(f"### {chunk.path} (lines {chunk.start_line}-{chunk.end_line})\n{chunk.text}\n"))
+        if used + cost > budget:
+            continue
+        seen.add(chunk.id)
+        used += cost
+        chosen.append(chunk)
+        if budget - used < 16:
+            break
+    return chosen

@@ -1,0 +1,129 @@
+"""Vectors: the ONNX embedder matches torch, and the Qdrant stores round-trip points, payloads, deletions.
+
+These load the real all-MiniLM-L6-v2 (1 thread) and write real Qdrant data: the embedded
+Qdrant Edge store, and the qdrant-client code path used for ``--qdrant-url`` (run here
+against qdrant-client's local mode, ``local:DIR``, which speaks the same client API: no
+Qdrant server binary is available offline).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.config import IndexSettings
+from indexer import store
+from indexer.pipeline import index_repository
+from indexer.reader import IndexReader
+from indexer.vectors import point_id
+
+pytestmark = pytest.mark.slow
+
+
+def test_onnx_vectors_match_sentence_transformers() -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from indexer.embedder import load_embedder, resolve_model_path
+    from indexer.onnx_export import verification_sample
+
+    embedder = load_embedder("all-MiniLM-L6-v2", backend="auto", threads=1, max_tokens=256)
+    assert embedder.flavour.startswith("onnx")
+    texts = [*verification_sample()[:10], "def apply_discount(order, coupon):\n    return order.total - coupon"]
+    ours = embedder.embed(texts, batch_size=4)  # mixed lengths in one batch: padding must not change vectors
+    reference = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu").encode(
+        texts, normalize_embeddings=True)
+    cosines = (ours * reference).sum(axis=1)
+    assert cosines.min() >= 0.99, cosines
+    single = embedder.embed_query(texts[3])
+    assert float(single @ ours[3]) > 0.999
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pricing.py").write_text("def round_price(amount):\n    return round(amount, 2)\n\n\n"
+                                     "def vat(amount):\n    return amount * 0.2\n")
+    (repo / "stock.py").write_text("def reserve_stock(item, qty):\n    item.reserved += qty\n")
+    return repo
+
+
+def _points(repo: Path, state: dict) -> dict[str, dict]:
+    if state["store"] == "edge":
+        from qdrant_edge import EdgeShard, ScrollRequest
+
+        shard = EdgeShard.load(str(repo / ".repo-assistant" / "index" / "qdrant" / state["collection"]
+                                   / state["snapshot"]))
+        records, _ = shard.scroll(ScrollRequest(limit=1000, with_payload=True))
+        shard.close()
+        return {str(r.id): dict(r.payload) for r in records}
+    from indexer.vectors import make_client
+
+    client = make_client(state["url"])
+    records, _ = client.scroll(state["collection"], limit=1000, with_payload=True)
+    client.close()
+    return {str(r.id): dict(r.payload) for r in records}
+
+
+@pytest.mark.parametrize("where", ["edge", "server"])
+def test_vector_store_round_trip(tmp_path: Path, where: str) -> None:
+    repo = _repo(tmp_path)
+    settings = IndexSettings(threads=1)
+    if where == "server":
+        settings.qdrant_url = f"local:{tmp_path / 'qdrant-local'}"
+    stats = index_repository(repo, settings)
+    assert stats.vector_points == stats.chunks_total == stats.chunks_embedded == 3
+    with IndexReader.open(repo, settings) as reader:
+        state = reader.meta("vector_state")
+        points = _points(repo, state)
+        chunks = {c.id: c for c in reader.chunks()}
+        assert set(points) == {point_id(cid) for cid in chunks}
+        for cid, chunk in chunks.items():
+            assert points[point_id(cid)] == {
+                "chunk_id": cid, "path": chunk.path, "symbol": chunk.symbol, "kind": chunk.kind,
+                "start_line": chunk.start_line, "end_line": chunk.end_line, "language": chunk.language,
+                "content_hash": chunk.content_hash}
+        hits = reader.vector_search("reserve items in the warehouse", k=3)
+        assert hits[0][0].symbol == "reserve_stock"
+        only = reader.vector_search("reserve items in the warehouse", k=3, paths=["pricing.py"])
+        assert {c.path for c, _ in only} == {"pricing.py"}
+
+    # change one file, delete another: old points go, unchanged content is not re-embedded
+    (repo / "pricing.py").write_text("def round_price(amount):\n    return round(amount, 2)\n\n\n"
+                                     "def vat(amount, rate):\n    return amount * rate\n")
+    os.utime(repo / "pricing.py", ns=(1, 1))
+    (repo / "stock.py").unlink()
+    stats = index_repository(repo, settings)
+    assert stats.chunks_total == stats.vector_points == 2
+    assert stats.chunks_embedded == 1 and stats.vectors_reused == 0  # round_price kept its chunk id: untouched
+    with IndexReader.open(repo, settings) as reader:
+        state = reader.meta("vector_state")
+        points = _points(repo, state)
+        assert set(points) == {point_id(c.id) for c in reader.chunks()}
+        assert all(p["path"] == "pricing.py" for p in points.values())
+        assert reader.vector_search("value added tax rate", k=1)[0][0].symbol == "vat"
+        if where == "server":
+            return
+        # a re-run with nothing to do neither copies nor rewrites the store
+        snapshot = state["snapshot"]
+    stats = index_repository(repo, settings)
+    conn = store.connect(store.db_path(repo))
+    assert store.get_meta(conn, "vector_state")["snapshot"] == snapshot and stats.chunks_embedded == 0
+    conn.close()
+
+
+def test_vector_cache_avoids_re_embedding_moved_code(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    settings = IndexSettings(threads=1)
+    index_repository(repo, settings)
+    path = repo / "pricing.py"
+    path.write_text('"""Pricing helpers."""\nimport math\n\n\n' + path.read_text())
+    os.utime(path, ns=(1, 1))
+    stats = index_repository(repo, settings)
+    # both functions moved down (new chunk ids, same text): their vectors come from the cache;
+    # only the new module-level chunk is embedded
+    assert (stats.chunks_embedded, stats.vectors_reused, stats.vector_points) == (1, 2, 4)
+    with IndexReader.open(repo, settings) as reader:
+        hit = reader.vector_search("round a price to cents", k=1)[0][0]
+        assert (hit.symbol, hit.start_line) == ("round_price", 5)

@@ -1,0 +1,81 @@
+"""Fixtures for the TUI tests: an indexed copy of sample_repo, the real model, app settings.
+
+Indexing and loading the model are done once per test session (session-scoped
+fixtures); every test that may write gets its own copy of the indexed repository
+(``repo``), so tests never see each other's pins, saved chats or applied patches.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from tests.conftest import SAMPLE_REPO
+
+MAX_NEW_TOKENS = 24
+
+
+def tui_settings() -> Settings:
+    """Short prompts and generations, one sample per patch, the default theme: fast and stable tests."""
+    settings = Settings()
+    settings.model.max_new_tokens = MAX_NEW_TOKENS
+    settings.model.completion_tokens = 16
+    settings.model.threads = 1
+    settings.index.threads = 1
+    settings.patch.samples = 1
+    settings.retrieval.budget = 1_200  # a short prompt: the CPU prefill dominates test time
+    settings.retrieval.answer_reserve = 64
+    return settings
+
+
+def _git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "initial"],
+                   cwd=path, check=True)
+
+
+@pytest.fixture(scope="session")
+def indexed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """sample_repo copied once, made a git repository and indexed.
+
+    BM25 only: embedding the sample's 366 chunks takes 30-70 s on the CI's two
+    shared cores, and the vector path is the indexer's and retriever's to test;
+    search falls back to BM25 by itself when an index has no vectors.
+    """
+    from indexer.pipeline import index_repository
+
+    target = tmp_path_factory.mktemp("indexed") / "sample_repo"
+    shutil.copytree(SAMPLE_REPO, target, ignore=shutil.ignore_patterns(".repo-assistant", "__pycache__"))
+    (target / ".gitignore").write_text(".repo-assistant/\n", encoding="utf-8")
+    _git_init(target)
+    index_repository(target, tui_settings().index, embeddings=False)
+    return target
+
+
+@pytest.fixture
+def repo(indexed_template: Path, tmp_path: Path) -> Path:
+    """A private, indexed, committed copy of sample_repo."""
+    target = tmp_path / "sample_repo"
+    shutil.copytree(indexed_template, target, symlinks=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_backend() -> Iterator[object]:
+    """The embedded SmolLM2 model, loaded once for every test that generates text."""
+    from assistant.models import load_backend
+
+    backend = load_backend(tui_settings().model, threads=1)
+    yield backend
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Pilot tests are ``async``: run them on asyncio (anyio's pytest plugin, no extra dependency)."""
+    return "asyncio"

@@ -1,0 +1,270 @@
+"""Every flow of the app on an indexed sample repository, with a scripted model.
+
+These pin down the message flow and the screen state deterministically; the same
+flows run with the real embedded model in ``test_flows_model.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from assistant.config import Settings
+from tests.tui.conftest import tui_settings
+from tests.tui.fakes import ScriptedBackend
+from tests.tui.scripts import reply
+from tui import messages as m
+from tui.app import AssistantApp, make_app
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.patch_review import PatchReviewScreen
+from tui.widgets.code_view import CodeView
+from tui.widgets.conversation import AssistantMessage, LocationList, NoteMessage, SearchResults
+from tui.widgets.prompt import PromptInput
+from tui.widgets.status_bar import StatusBar
+
+pytestmark = pytest.mark.anyio
+
+
+def _app(repo: Path, settings: Settings | None = None, **kwargs: object) -> AssistantApp:
+    return make_app(repo, settings or tui_settings(), backend=ScriptedBackend(reply), preload_model=False,
+                    cursor_blink=False, **kwargs)  # type: ignore[arg-type]
+
+
+async def _send(app: AssistantApp, pilot: object, text: str) -> None:
+    app.query_one(PromptInput).value = text
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_question_streams_an_answer_and_shows_the_context(repo: Path) -> None:
+    seen: list[object] = []
+    app = _app(repo)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one(StatusBar).index_label == "index fresh"
+        await _send(app, pilot, "where is the price of an order computed?")
+        flow = [type(s) for s in seen if isinstance(s, m.QuestionSubmitted | m.ContextBuilt | m.AnswerChunk
+                                                     | m.AnswerDone)]
+        assert flow[0] is m.QuestionSubmitted and flow[1] is m.ContextBuilt and flow[-1] is m.AnswerDone
+        assert flow.count(m.AnswerChunk) > 5
+        built = next(s for s in seen if isinstance(s, m.ContextBuilt)).context
+        assert built.items and built.tokens_used <= built.budget
+        table = app.query_one("#context-table", DataTable)
+        assert table.row_count == len(built.items) + len(built.dropped)
+        summary = str(app.query_one("#context-summary").render())
+        assert f"{built.tokens_used:,} / {built.budget:,} tokens" in summary
+        answer = app.query_one(AssistantMessage)
+        assert "compute_order_total" in answer.markdown.source
+        sources = answer.query_one(LocationList)
+        assert sources.locations[0].path == "shopcore/pricing/calculator.py"
+        # The answer cites calculator.py: it is pinned while the conversation uses it.
+        assert app.session.pins.get("shopcore/pricing/calculator.py").source == "cited"  # type: ignore[union-attr]
+        # Enter on a citation opens the file at those lines.
+        sources.focus()
+        await pilot.press("enter")
+        code = app.query_one(CodeView)
+        assert code.path == "shopcore/pricing/calculator.py"
+        assert code.cursor_target()[0] == 60
+        saved = list((repo / ".repo-assistant" / "sessions").glob("*.json"))
+        data = json.loads(saved[0].read_text(encoding="utf-8"))
+        assert [t["role"] for t in data["turns"]] == ["user", "assistant"]
+
+
+async def test_pins_follow_the_conversation(repo: Path) -> None:
+    app = _app(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "what does order.py define?")
+        pin = app.session.pins.get("shopcore/models/order.py")
+        assert pin is not None and pin.source == "mentioned"
+        assert "pinned shopcore/models/order.py (mentioned)" in " ".join(
+            str(n.render()) for n in app.query(NoteMessage))
+        for question in ("how is VAT rounded?", "and coupons?", "and the total?", "and the lines?"):
+            await _send(app, pilot, question)
+        assert app.session.pins.get("shopcore/models/order.py") is None
+        notes = " ".join(str(n.render()) for n in app.query(NoteMessage))
+        assert "dropped shopcore/models/order.py" in notes
+        # calculator.py is cited by every answer: it stays.
+        assert app.session.pins.get("shopcore/pricing/calculator.py") is not None
+        pins_label = str(app.query_one("#context-pins").render())
+        assert "calculator.py (cited)" in pins_label and "order.py" not in pins_label
+
+
+async def test_search_results_open_with_enter(repo: Path) -> None:
+    seen: list[object] = []
+    app = _app(repo)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "/search compute_order_total")
+        found = next(s for s in seen if isinstance(s, m.SearchFinished))
+        assert found.hits
+        results = app.query_one(SearchResults)
+        assert app.focused is results
+        await pilot.press("enter")
+        code = app.query_one(CodeView)
+        first = found.hits[0]
+        assert code.path == first.path
+        assert code.cursor_target()[0] == first.start_line
+
+
+async def test_new_chat_starts_clean_and_resume_brings_it_back(repo: Path) -> None:
+    app = _app(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "where is the price of an order computed?")
+        first_chat = app.session.chat.id
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert not app.query(AssistantMessage)
+        assert app.session.turns == [] and app.session.pins.paths() == []
+        await _send(app, pilot, "/resume")
+        assert app.session.chat.id == first_chat
+        assert len(app.query(AssistantMessage)) == 1
+    # A new app on the same repository resumes it on request.
+    again = _app(repo, resume=True)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await again.workers.wait_for_complete()
+        assert again.session.chat.id == first_chat
+        assert "compute_order_total" in again.query_one(AssistantMessage).markdown.source
+
+
+async def test_explain_the_code_at_the_cursor(repo: Path) -> None:
+    seen: list[object] = []
+    app = _app(repo)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        app._open("shopcore/pricing/tax.py", 20)
+        await pilot.press("f6")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        done = next(s for s in seen if isinstance(s, m.AnswerDone))
+        assert done.turn.kind == "explain"
+        user = app.session.turns[-2].content
+        assert user.startswith("/explain ")
+        built = next(s for s in seen if isinstance(s, m.ContextBuilt)).context
+        assert any(item.path == "shopcore/pricing/tax.py" for item in built.items)
+
+
+async def test_completion_is_shown_inline_and_tab_inserts_it(repo: Path) -> None:
+    seen: list[object] = []
+    app = _app(repo)
+    target = repo / "shopcore" / "pricing" / "money.py"
+    before = target.read_text(encoding="utf-8")
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        app._open("shopcore/pricing/money.py", 1)
+        code = app.query_one(CodeView)
+        code.move_cursor((code.document.line_count - 1, 0))
+        await pilot.press("f7")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ready = [s for s in seen if isinstance(s, m.CompletionReady)]
+        assert ready and ready[0].suggestion.text
+        assert app.focused is code and code.suggestion == ready[0].suggestion.text.split("\n")[0]
+        await pilot.press("escape")
+        assert code.suggestion == "" and target.read_text(encoding="utf-8") == before
+        app.query_one(PromptInput).value = "/complete"
+        app.query_one(PromptInput).focus()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert code.pending is not None
+        await pilot.press("tab")
+        await pilot.pause()
+        after = target.read_text(encoding="utf-8")
+        assert after != before and ready[0].suggestion.text in after
+
+
+async def test_patch_review_apply_and_undo(repo: Path) -> None:
+    settings = tui_settings()
+    settings.patch.edit_format = "search-replace"
+    settings.model.max_new_tokens = 200  # room for the whole scripted edit
+    seen: list[object] = []
+    app = _app(repo, settings)
+    calculator = repo / "shopcore" / "pricing" / "calculator.py"
+    original = calculator.read_bytes()
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "/patch @ISSUES/001-*.md")
+        assert isinstance(app.screen, PatchReviewScreen)
+        candidate = app.screen.candidates[0]
+        assert candidate.applicable and candidate.files == ["shopcore/pricing/calculator.py"]
+        diff = str(app.screen.query_one("#patch-diff").render())
+        assert "deducted_after_tax" in diff
+        assert "shopcore/pricing/calculator.py" in app.session.pins.paths()
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(isinstance(s, m.PatchApplied) for s in seen)
+        assert calculator.read_bytes() != original
+        assert b"- deducted_after_tax" not in calculator.read_bytes()
+        await _send(app, pilot, "/undo")
+        assert any(isinstance(s, m.PatchUndone) for s in seen)
+        assert calculator.read_bytes() == original
+
+
+async def test_patch_reject_changes_nothing(repo: Path) -> None:
+    settings = tui_settings()
+    settings.patch.edit_format = "search-replace"
+    settings.model.max_new_tokens = 200  # room for the whole scripted edit
+    app = _app(repo, settings)
+    before = (repo / "shopcore" / "pricing" / "calculator.py").read_bytes()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "/patch @ISSUES/001-*.md")
+        assert isinstance(app.screen, PatchReviewScreen)
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, PatchReviewScreen)
+        assert (repo / "shopcore" / "pricing" / "calculator.py").read_bytes() == before
+
+
+async def test_dirty_file_asks_before_applying(repo: Path) -> None:
+    settings = tui_settings()
+    settings.patch.edit_format = "search-replace"
+    settings.model.max_new_tokens = 200  # room for the whole scripted edit
+    app = _app(repo, settings)
+    calculator = repo / "shopcore" / "pricing" / "calculator.py"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await _send(app, pilot, "/patch @ISSUES/001-*.md")
+        calculator.write_text(calculator.read_text(encoding="utf-8") + "\n# local edit\n", encoding="utf-8")
+        dirty = calculator.read_bytes()
+        await pilot.press("a", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "uncommitted changes" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert calculator.read_bytes() == dirty
+
+
+async def test_first_run_indexes_with_progress(sample_repo_copy: Path) -> None:
+    settings = tui_settings()
+    settings.index.embeddings = False
+    seen: list[object] = []
+    app = make_app(sample_repo_copy, settings, backend=ScriptedBackend(reply), preload_model=False,
+                   cursor_blink=False)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        progress = [s.progress for s in seen if isinstance(s, m.IndexProgressed)]
+        assert progress and any(p.fraction is not None for p in progress)
+        assert any(isinstance(s, m.IndexFinished) for s in seen)
+        assert app.query_one(StatusBar).index_label == "index fresh"
+        await _send(app, pilot, "where is the price of an order computed?")
+        assert any(isinstance(s, m.AnswerDone) for s in seen)

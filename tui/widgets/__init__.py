@@ -1,0 +1,1 @@
+"""The app's widgets: each one renders; none calls the core."""
