@@ -97,7 +97,7 @@ def split_at(text: str, line: int, col: int | None) -> tuple[str, str]:
         raise UsageError(f"line {line} is outside the file (it has {len(lines)} lines)")
     if line == len(lines) + 1:
         if col:
-            raise UsageError(f"column {col} is past the end of the file")
+            raise UsageError(f"line {line} is past the end of the file ({len(lines)} lines)")
         return text, ""
     body = lines[line - 1].rstrip("\r\n")
     if col is None:

@@ -355,9 +355,10 @@ class _Lent:
 
     def give_back(self) -> None:
         for path in self._walk():
-            owner = self.owners.get(path, self.default_owner)
             with contextlib.suppress(OSError):
-                os.lchown(path, *owner)
+                # Only what the run's uid owns: a hard link the sample made to someone else's file stays theirs.
+                if os.lstat(path).st_uid == self.uid:
+                    os.lchown(path, *self.owners.get(path, self.default_owner))
 
 
 class _Capture:

@@ -146,9 +146,8 @@ def extract(archive: Path, target: Path) -> Path:
 
 def index_release(source: Path, vectors: bool) -> None:
     """Index (or bring up to date) a release; vectors only when asked."""
-    from indexer.pipeline import index_repository
-
     from assistant.config import IndexSettings
+    from indexer.pipeline import index_repository
 
     settings = IndexSettings(embeddings=vectors)
     index_repository(source, settings, embeddings=vectors)
@@ -169,6 +168,13 @@ class WholeFileBM25:
         self.bm25 = BM25Okapi([code_tokens(t) + path_tokens(p) for p, t in zip(self.paths, self.texts,
                                                                                     strict=True)])
         self._tokens = code_tokens
+        self._counts: dict[int, int] = {}
+
+    def tokens(self, i: int, count: Callable[[str], int]) -> int:
+        """Token count of file ``i`` (memoised: the same files are packed for every issue)."""
+        if i not in self._counts:
+            self._counts[i] = count(self.texts[i])
+        return self._counts[i]
 
     def rank(self, text: str) -> list[int]:
         scores = self.bm25.get_scores(self._tokens(text))
@@ -294,10 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elapsed = time.perf_counter() - t0
                 used, packed = 0, set()
                 for i in order:
-                    cost = count(baseline.texts[i])
+                    cost = baseline.tokens(i, count)
                     if used + cost <= CONTEXT_TOKENS:
                         used += cost
                         packed.add(baseline.paths[i])
+                    if CONTEXT_TOKENS - used < 32:
+                        break
                 out = outcomes["whole-file BM25"]
                 out.ranks.append([baseline.paths[i] for i in order[:10]])
                 out.in_context.append(all(g in packed for g in inst.gold))

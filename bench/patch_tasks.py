@@ -65,6 +65,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         model.update(base_url=args.base_url, backend="openai")
     if args.max_new_tokens:
         model["max_new_tokens"] = args.max_new_tokens
+    if args.threads:
+        model["threads"] = args.threads
     out: dict[str, dict[str, Any]] = {"patch": {"samples": args.samples}}
     if model:
         out["model"] = model
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device")
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint")
     parser.add_argument("--max-new-tokens", type=int, default=0, help="override model.max_new_tokens")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for generation (0: automatic)")
     parser.add_argument("--vectors", action="store_true", help="index with embeddings (default: BM25 only)")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")

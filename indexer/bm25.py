@@ -108,35 +108,42 @@ def _from_triplets(seg_id: int, chunk_ids: list[str], rows: np.ndarray, cols: np
 # ---------------------------------------------------------------------------- writing (indexer only)
 
 class Bm25Writer:
-    """Adds and removes documents inside the caller's SQLite transaction."""
+    """Adds and removes documents inside the caller's SQLite transaction.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    The vocabulary is append-only and looked up lazily (only the terms of the documents
+    being added), so editing one file does not load the whole vocabulary.  Pass the same
+    ``vocab`` dict to successive writers of one run to reuse the lookups.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, vocab: dict[str, int] | None = None) -> None:
         self.conn = conn
-        self.vocab: dict[str, int] = dict(conn.execute("SELECT term, id FROM bm25_vocab"))
+        self.vocab: dict[str, int] = vocab if vocab is not None else {}
 
-    def term_ids(self, tokens: Sequence[str]) -> list[int]:
-        """Map tokens to global term ids, registering new terms (append-only vocabulary)."""
-        vocab = self.vocab
-        out: list[int] = []
-        new: list[tuple[str, int]] = []
-        for token in tokens:
-            tid = vocab.get(token)
-            if tid is None:
-                tid = len(vocab)
-                vocab[token] = tid
-                new.append((token, tid))
-            out.append(tid)
-        if new:
-            self.conn.executemany("INSERT INTO bm25_vocab(term, id) VALUES (?, ?)", new)
-        return out
+    def _resolve(self, token_lists: Sequence[Sequence[str]]) -> None:
+        unknown = {t for tokens in token_lists for t in tokens if t not in self.vocab}
+        if not unknown:
+            return
+        terms = list(unknown)
+        for start in range(0, len(terms), 500):
+            part = terms[start:start + 500]
+            marks = ",".join("?" * len(part))
+            self.vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
+        missing = sorted(t for t in unknown if t not in self.vocab)
+        if missing:
+            next_id = int(self.conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM bm25_vocab").fetchone()[0])
+            rows = [(term, next_id + i) for i, term in enumerate(missing)]
+            self.conn.executemany("INSERT INTO bm25_vocab(term, id) VALUES (?, ?)", rows)
+            self.vocab.update(rows)
 
     def add(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
         """Append one segment holding these documents (ids already present are replaced)."""
         if not chunk_ids:
             return
         self.delete(chunk_ids)
+        self._resolve(token_lists)
+        vocab = self.vocab
         seg_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
-        segment = build_segment(seg_id, chunk_ids, [self.term_ids(tokens) for tokens in token_lists])
+        segment = build_segment(seg_id, chunk_ids, [[vocab[t] for t in tokens] for tokens in token_lists])
         self._insert(segment)
 
     def _insert(self, segment: Segment) -> None:
@@ -158,16 +165,35 @@ class Bm25Writer:
                 self.conn.execute(f"DELETE FROM bm25_docs WHERE chunk_id IN ({marks})", part)
 
     def maybe_merge(self, force: bool = False) -> bool:
-        """Rewrite all live documents into one segment when segments or tombstones pile up."""
-        n_segments, total = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(n_docs), 0) FROM bm25_segments").fetchone()
-        dead = self.conn.execute("SELECT COUNT(*) FROM bm25_dead").fetchone()[0]
-        if not force and n_segments <= MAX_SEGMENTS and (total == 0 or dead / total <= MAX_DEAD_FRACTION):
+        """Keep the segment count and the tombstones bounded (tiered, like Lucene).
+
+        Too many tombstones (or ``force``): rewrite every live document into one segment.
+        Too many segments: merge the small ones (all but the largest, the base), so the cost
+        of an incremental run stays proportional to what changed, not to the repository.
+        """
+        sizes = dict(self.conn.execute("SELECT id, n_docs FROM bm25_segments"))
+        dead = dict(self.conn.execute("SELECT seg_id, COUNT(*) FROM bm25_dead GROUP BY seg_id"))
+        total = sum(sizes.values())
+        dead_total = sum(dead.values())
+        if force or (total and dead_total / total > MAX_DEAD_FRACTION):
+            chosen = sorted(sizes)
+        elif len(sizes) > MAX_SEGMENTS:
+            base = max(sizes, key=lambda sid: (sizes[sid], -sid))
+            chosen = sorted(sid for sid in sizes if sid != base)
+        else:
             return False
-        if n_segments <= 1 and dead == 0:
+        if len(chosen) <= 1 and not any(dead.get(sid) for sid in chosen):
             return False
-        segments, dead_rows = load_segments(self.conn)
+        self._merge(chosen)
+        return True
+
+    def _merge(self, seg_ids: list[int]) -> None:
+        marks = ",".join("?" * len(seg_ids))
+        segments = [_unpack(sid, ids, blob) for sid, ids, blob in self.conn.execute(
+            f"SELECT id, chunk_ids, arrays FROM bm25_segments WHERE id IN ({marks}) ORDER BY id", seg_ids)]
         dead_by_seg: dict[int, list[int]] = {}
-        for seg_id, local in dead_rows:
+        for seg_id, local in self.conn.execute(
+                f"SELECT seg_id, local_idx FROM bm25_dead WHERE seg_id IN ({marks})", seg_ids):
             dead_by_seg.setdefault(seg_id, []).append(local)
         rows_parts: list[np.ndarray] = []
         cols_parts: list[np.ndarray] = []
@@ -177,7 +203,7 @@ class Bm25Writer:
         for seg in segments:
             live = np.ones(seg.n_docs, dtype=bool)
             live[dead_by_seg.get(seg.seg_id, [])] = False
-            new_index = np.cumsum(live) - 1 + len(ids)  # new global row of each live local doc
+            new_index = np.cumsum(live) - 1 + len(ids)  # new row of each live local doc
             cols = np.repeat(np.arange(seg.n_terms, dtype=np.int64), np.diff(seg.indptr))
             keep = live[seg.indices]
             rows_parts.append(new_index[seg.indices[keep]])
@@ -185,7 +211,7 @@ class Bm25Writer:
             data_parts.append(seg.tfs[keep])
             lens.append(seg.doc_len[live])
             ids.extend(cid for cid, ok in zip(seg.chunk_ids, live, strict=True) if ok)
-        seg_id = max(s.seg_id for s in segments) + 1
+        seg_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
         merged = _from_triplets(
             seg_id, ids,
             np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64),
@@ -193,11 +219,10 @@ class Bm25Writer:
             np.concatenate(data_parts) if data_parts else np.zeros(0, dtype=np.int32),
             np.concatenate(lens) if lens else np.zeros(0, dtype=np.int32),
         )
-        self.conn.execute("DELETE FROM bm25_segments")
-        self.conn.execute("DELETE FROM bm25_dead")
-        self.conn.execute("DELETE FROM bm25_docs")
+        self.conn.execute(f"DELETE FROM bm25_segments WHERE id IN ({marks})", seg_ids)
+        self.conn.execute(f"DELETE FROM bm25_dead WHERE seg_id IN ({marks})", seg_ids)
+        self.conn.execute(f"DELETE FROM bm25_docs WHERE seg_id IN ({marks})", seg_ids)
         self._insert(merged)
-        return True
 
 
 def load_segments(conn: sqlite3.Connection) -> tuple[list[Segment], list[tuple[int, int]]]:

@@ -30,7 +30,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.languages import SPECS, LangSpec, parser_for, reference_query
+from indexer.languages import SPECS, LangSpec, import_query, parser_for, reference_query
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
 CHUNKER_VERSION = 1
@@ -454,7 +454,9 @@ def _ensure_coverage(chunker: _FileChunker, pieces: list[Piece]) -> list[Piece]:
 def _imports(language: str, root: Any) -> list[str]:
     spec = SPECS[language]
     found: list[str] = []
-    for node in _walk_limited(root, spec.import_types, depth=4):
+    nodes = _walk_limited(root, spec.import_types, depth=4) if language == "ruby" else \
+        import_query(language).captures(root).get("imp", [])
+    for node in sorted(nodes, key=lambda n: n.start_byte):
         t = node.type
         if t == "import_statement" and language == "python":
             for child in node.named_children:
@@ -498,12 +500,13 @@ def _walk_limited(root: Any, types: frozenset[str], depth: int) -> Any:
 
 def _references(language: str, root: Any, defined: set[str]) -> list[str]:
     captures = reference_query(language).captures(root)
-    seen: dict[str, None] = {}
-    for node in captures.get("ref", []):
-        name = _text(node)
+    names = dict.fromkeys(node.text for node in captures.get("ref", ()))
+    out: list[str] = []
+    for raw in names:
+        name = raw.decode("utf-8", "replace") if raw else ""
         if len(name) > 1 and name not in defined:
-            seen[name] = None
-    return list(seen)
+            out.append(name)
+    return out
 
 
 def chunk_file(path: str, text: str, language: str, max_tokens: int = 400) -> FileChunks:

@@ -20,6 +20,7 @@ embedder one thread while the LLM generates).
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import os
@@ -50,7 +51,7 @@ def auto_threads(threads: int) -> int:
     return threads if threads > 0 else max(1, min(os.cpu_count() or 1, 4))
 
 
-class Embedder:
+class Embedder(abc.ABC):
     """Turns texts into L2-normalised float32 vectors (see the module docstring)."""
 
     model_name: str
@@ -58,14 +59,16 @@ class Embedder:
     flavour: str  # "onnx-int8", "onnx-fp32" or "torch": what produced the vectors
     max_tokens: int
 
+    @abc.abstractmethod
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        raise NotImplementedError
+        """One L2-normalised row per text, in input order."""
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
+    @abc.abstractmethod
     def set_threads(self, threads: int) -> None:
-        raise NotImplementedError
+        """Use this many CPU threads from now on (0: automatic)."""
 
 
 def _pooling_config(model_dir: Path) -> tuple[str, bool, int]:
@@ -121,6 +124,8 @@ class OnnxEmbedder(Embedder):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting worker threads: they would steal the cores the LLM generates on.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         self.threads = threads
 
@@ -167,6 +172,7 @@ class TorchEmbedder(Embedder):
         self.flavour = "torch"
         self.threads = -1
         self.set_threads(threads)
+        quiet_transformers()
         try:
             self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
         except Exception as exc:  # any loader failure is "cannot load this model offline"
@@ -175,7 +181,8 @@ class TorchEmbedder(Embedder):
                                      "or a model already in the Hugging Face cache") from exc
         self.max_tokens = max(8, min(max_tokens, self.model.max_seq_length or max_tokens))
         self.model.max_seq_length = self.max_tokens
-        self.dim = int(self.model.get_sentence_embedding_dimension() or self.embed(["probe"]).shape[1])
+        getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(getter() or self.embed(["probe"]).shape[1])
         del torch
 
     def set_threads(self, threads: int) -> None:
@@ -191,6 +198,14 @@ class TorchEmbedder(Embedder):
         vectors = self.model.encode([t[:limit] for t in texts], batch_size=batch_size,
                                     normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+def quiet_transformers() -> None:
+    """No weight-loading progress bars or advisory warnings on the user's terminal (they go to the log)."""
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def load_embedder(model: str, backend: str = "auto", threads: int = 0, max_tokens: int = 256) -> Embedder:

@@ -172,3 +172,13 @@ def reference_query(language: str) -> Any:
     parser = parser_for(language)
     pattern = "[" + " ".join(f"({t})" for t in spec.ref_types) + "] @ref"
     return tree_sitter.QueryCursor(tree_sitter.Query(parser.language, pattern))
+
+
+@cache
+def import_query(language: str) -> Any:
+    """A ``QueryCursor`` capturing the language's import nodes wherever they are."""
+    import tree_sitter
+
+    spec = SPECS[language]
+    pattern = "[" + " ".join(f"({t})" for t in sorted(spec.import_types)) + "] @imp"
+    return tree_sitter.QueryCursor(tree_sitter.Query(parser_for(language).language, pattern))

@@ -150,6 +150,7 @@ class _Run:
         self.stats = IndexStats()
         self.started = time.perf_counter()
         self.conn: sqlite3.Connection | None = None
+        self.vocab: dict[str, int] = {}  # BM25 term ids looked up or assigned during this run
 
     # ------------------------------------------------------------------ setup
 
@@ -282,14 +283,15 @@ class _Run:
                 conn.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)",
                                  [(s.path, s.reason) for s in skipped])
                 store.set_meta(conn, "fingerprint", self._fingerprint())
-            if Bm25Writer(conn).maybe_merge():
+            if Bm25Writer(conn, self.vocab).maybe_merge():
                 store.bump_generation(conn)
         for s in skipped:
             self.stats.skipped[s.reason] = self.stats.skipped.get(s.reason, 0) + 1
         self.stats.files_unchanged = unchanged
         self.stats.files_deleted = len(deleted)
-        for language, count in conn.execute("SELECT language, COUNT(*) FROM chunks GROUP BY language"):
-            self.stats.chunks_by_language[language] = count
+        for language, count in conn.execute(
+                "SELECT language, SUM(n_chunks) FROM files WHERE n_chunks > 0 GROUP BY language"):
+            self.stats.chunks_by_language[language] = int(count)
         self.stats.chunks_total = sum(self.stats.chunks_by_language.values())
         self._phase("bm25", t)
         self.stats.bm25_ready_s = round(time.perf_counter() - self.started, 3)
@@ -301,7 +303,7 @@ class _Run:
                 deleted: list[str], manifest: dict[str, tuple[Any, ...]]) -> None:
         """One transaction: remove old chunks of changed/deleted files, add the new ones everywhere."""
         with store.transaction(conn):
-            bm25 = Bm25Writer(conn)
+            bm25 = Bm25Writer(conn, self.vocab)
             old_ids: list[str] = []
             for path in [*deleted, *(p.candidate.path for p in batch)]:
                 row = manifest.get(path)
@@ -322,11 +324,11 @@ class _Run:
                 chunks = item.chunks or []
                 new_chunks.extend(chunks)
                 conn.execute(
-                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, language, status, chunk_ids, replaced)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, language, status, chunk_ids, n_chunks,"
+                    " replaced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cand.path, cand.size, cand.mtime_ns, item.digest, item.language,
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
-                     store.list_json([c.id for c in chunks]), int(item.replaced)))
+                     store.list_json([c.id for c in chunks]), len(chunks), int(item.replaced)))
                 if item.symbols is not None:
                     conn.execute("INSERT OR REPLACE INTO symbols(path, language, data) VALUES (?, ?, ?)",
                                  (cand.path, item.language, store.symbols_json(item.symbols)))
@@ -338,6 +340,10 @@ class _Run:
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
                              (cand.size, cand.mtime_ns, digest, cand.path))
+            if store.get_meta(conn, "fingerprint") is None:
+                # a fresh index holds nothing chunked under other settings: an interrupted first run
+                # must resume file by file, not start over
+                store.set_meta(conn, "fingerprint", self._fingerprint())
             store.bump_generation(conn)
         for item in batch:
             manifest[item.candidate.path] = (item.candidate.size, item.candidate.mtime_ns, item.digest,
@@ -365,7 +371,7 @@ class _Run:
             with store.transaction(conn):
                 conn.execute("DELETE FROM vec_points")
         present = dict(conn.execute("SELECT chunk_id, cache_key FROM vec_points"))
-        lengths = dict(conn.execute("SELECT id, length(text) FROM chunks"))
+        lengths = dict(conn.execute("SELECT id, end_byte - start_byte FROM chunks"))  # no text read
         to_add = sorted((cid for cid in lengths if cid not in present), key=lambda c: lengths[c])
         to_delete = [cid for cid in present if cid not in lengths]
         t = self._phase("embedding", t)

@@ -124,6 +124,12 @@ class IndexReader:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def chunks_by_language(self) -> dict[str, int]:
+        with self._lock:
+            return {lang: int(n) for lang, n in self._conn.execute(
+                "SELECT language, SUM(n_chunks) AS n FROM files WHERE n_chunks > 0 GROUP BY language "
+                "ORDER BY n DESC, language")}
+
     def skipped(self) -> dict[str, int]:
         """Skipped files by reason, as of the last run."""
         with self._lock:

@@ -28,22 +28,26 @@ SECRET_FILE_PATTERNS: tuple[str, ...] = (
     "terraform.tfstate", "terraform.tfstate.backup",
 )
 
+# Each pattern starts with a literal (no leading \b) so the regex engine can skip ahead fast:
+# scanning a whole file with all of them costs about as much as parsing it once.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")),
-    ("aws access key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b")),
-    ("github token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
-    ("slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("slack webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}")),
-    ("stripe key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{20,}")),
-    ("google api key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("openai key", re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("credential assignment", re.compile(
-        r"(?i)(?:api[_-]?key|apikey|secret(?:[_-]?key)?|access[_-]?key|auth[_-]?token|access[_-]?token|"
-        r"client[_-]?secret|password|passwd|private[_-]?key|token)[\"']?\s*[:=]\s*[\"']"
-        r"(?=[^\"'\s]*[0-9])(?=[^\"'\s]*[A-Za-z])[^\"'\s]{16,}[\"']")),
-    ("credentials in url", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s:@]{8,}@")),
+    ("aws access key", re.compile(r"A(?:KIA|SIA|GPA|IDA|ROA|NPA)[0-9A-Z]{16}\b")),
+    ("github token", re.compile(r"gh(?:[pousr]_[A-Za-z0-9]{36,}|ithub_pat_[A-Za-z0-9_]{22,})")),
+    ("slack token", re.compile(r"xox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("slack webhook", re.compile(r"hooks\.slack\.com/services/[A-Za-z0-9/]{20,}")),
+    ("stripe key", re.compile(r"k_live_[0-9A-Za-z]{20,}")),
+    ("google api key", re.compile(r"AIza[0-9A-Za-z_-]{35}\b")),
+    ("openai key", re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{32,}")),
+    ("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    ("credentials in url", re.compile(r"://[^/\s:@]+:[^/\s:@]{8,}@")),
 )
+# ``api_key = "<long value with letters and digits>"``: found from the quoted value (cheap to
+# scan for), then confirmed by a credential-like name just before the ``=``/``:``.
+_ASSIGNED_VALUE = re.compile(r"[:=][ \t]*[\"']([^\"'\s]{16,})[\"']")
+_CREDENTIAL_NAME = re.compile(
+    r"(?i)(?:api[_-]?key|apikey|secret|access[_-]?key|auth[_-]?token|access[_-]?token|client[_-]?secret|"
+    r"password|passwd|private[_-]?key|token)[\"']?[ \t]*$")
 _END_KEY = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 
 
@@ -63,34 +67,35 @@ class Redaction:
 
 
 def redact(text: str) -> Redaction:
-    """Replace token-like lines with ``[redacted <kind>]`` (indentation and line count kept)."""
+    """Replace token-like lines with ``[redacted <kind>]`` (indentation and line count kept).
+
+    Each pattern scans the whole text once (in C); only the lines it hits are rewritten.
+    """
     if not _might_contain_secret(text):
         return Redaction(text, 0)
-    lines = text.split("\n")
-    kinds: list[str] = []
-    count = 0
-    in_key = False
-    for i, line in enumerate(lines):
-        kind = None
-        if in_key:
-            kind = "private key"
-            if _END_KEY.search(line):
-                in_key = False
-        else:
-            for name, pattern in _PATTERNS:
-                if pattern.search(line):
-                    kind = name
-                    break
-            if kind == "private key" and not _END_KEY.search(line):
-                in_key = True
-        if kind is not None:
-            indent = line[: len(line) - len(line.lstrip())]
-            lines[i] = f"{indent}[redacted {kind}]"
-            count += 1
-            kinds.append(kind)
-    if not count:
+    hits: dict[int, str] = {}
+    for match in _ASSIGNED_VALUE.finditer(text):
+        value = match.group(1)
+        if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and \
+                _CREDENTIAL_NAME.search(text, max(0, match.start() - 40), match.start()):
+            hits.setdefault(text.count("\n", 0, match.start()), "credential assignment")
+    for name, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            first = text.count("\n", 0, match.start())  # matches are rare: counting in C is cheapest
+            last = first
+            if name == "private key":
+                end = _END_KEY.search(text, match.end())
+                last = first + text.count("\n", match.start(), end.start() if end else len(text))
+            for line in range(first, last + 1):
+                hits.setdefault(line, name)
+    if not hits:
         return Redaction(text, 0)
-    return Redaction("\n".join(lines), count, tuple(dict.fromkeys(kinds)))
+    lines = text.split("\n")
+    for number, kind in hits.items():
+        line = lines[number]
+        indent = line[: len(line) - len(line.lstrip())]
+        lines[number] = f"{indent}[redacted {kind}]"
+    return Redaction("\n".join(lines), len(hits), tuple(dict.fromkeys(hits[n] for n in sorted(hits))))
 
 
 _QUICK = re.compile(

@@ -29,7 +29,7 @@ from indexer.types import Chunk, FileSymbols, SymbolDef
 
 # Bump when the schema, the chunker or the tokenizer changes what is stored: an index
 # written by another version is rebuilt, never reused.
-INDEX_FORMAT_VERSION = 1
+INDEX_FORMAT_VERSION = 2
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 
@@ -37,7 +37,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL,
-    language TEXT NOT NULL, status TEXT NOT NULL, chunk_ids TEXT NOT NULL, replaced INTEGER NOT NULL DEFAULT 0
+    language TEXT NOT NULL, status TEXT NOT NULL, chunk_ids TEXT NOT NULL, n_chunks INTEGER NOT NULL DEFAULT 0,
+    replaced INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (

@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,9 @@ class ServerWriter:
             if not self.client.collection_exists(collection):
                 self.client.create_collection(
                     collection, vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE))
-                self.client.create_payload_index(collection, "path", models.PayloadSchemaType.KEYWORD)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # local mode says payload indexes are a no-op there
+                    self.client.create_payload_index(collection, "path", models.PayloadSchemaType.KEYWORD)
         except Exception as exc:
             raise IndexingError(f"Qdrant at {url}: cannot prepare collection {collection} "
                                 f"({type(exc).__name__}: {exc})") from exc

@@ -5,9 +5,10 @@ Priorities, highest first:
 1. the active-file window around the cursor (prefix and suffix, at most
    ``WINDOW_SHARE`` of the budget; the whole file when it is small),
 2. files the user pinned,
-3. definitions of the names used at the cursor (:mod:`retrieval.definitions`),
+3. definitions of the names used at the cursor (:mod:`retrieval.definitions`);
+   with a query they may fill at most ``DEFINITIONS_QUOTA`` of the budget, so that
 4. search hits for the query (or, without a query, code similar to the lines at
-   the cursor),
+   the cursor) still find room,
 5. the repo map, in whatever room is left (at most ``retrieval.repo_map_tokens``).
 
 Candidates are taken in that order while they fit; a span already shown is not
@@ -36,14 +37,16 @@ from retrieval.repo_map import build_repo_map
 from retrieval.search import Reader, search, symbol_index
 from retrieval.spans import Span, merge_spans, subtract_spans
 from retrieval.types import BuiltContext, ContextItem, Target
-from retrieval.window import cursor_window
+from retrieval.window import Window, cursor_window
 
 log = logging.getLogger(__name__)
 
 WINDOW_SHARE = 0.5
 MIN_REPO_MAP_TOKENS = 48
 DEFINITION_SHARE = 0.25  # a definition costing more than this share of the budget is shown as an outline
+DEFINITIONS_QUOTA = 0.35  # share of the budget definitions may fill when there is a query
 SIMILAR_QUERY_LINES = 12  # lines around the cursor used as the query when there is none
+CALIBRATION_LINES = 150  # lines each side of the cursor counted once to calibrate the window search
 PRIORITY = {"active-file": 0, "pinned": 1, "definition": 2, "search-hit": 3, "repo-map": 4}
 
 TokenCounter = Callable[[str], int]
@@ -142,12 +145,20 @@ class _Packer:
         self.dropped: list[_Piece] = []
         self.covered: dict[str, list[Span]] = {}
         self.order = 0
+        self._costs: dict[str, int] = {}
 
-    def room(self) -> int:
-        return self.budget - self.used
+    def room(self, ceiling: int | None = None) -> int:
+        """Tokens still free, under ``ceiling`` (a group's quota) when given."""
+        limit = self.budget if ceiling is None else min(self.budget, ceiling)
+        return limit - self.used
 
     def _cost(self, text: str) -> int:
-        return self.count(text + render.BLOCK_SEPARATOR) if text else 0
+        if not text:
+            return 0
+        cost = self._costs.get(text)
+        if cost is None:
+            cost = self._costs[text] = self.count(text + render.BLOCK_SEPARATOR)
+        return cost
 
     def _next(self) -> int:
         self.order += 1
@@ -161,8 +172,9 @@ class _Packer:
             self.covered[piece.path] = merge_spans([*self.covered.get(piece.path, []), *spans])
 
     def offer(self, path: str, span: Span, kind: str, reason: str, score: float,
-              outline: Callable[[], list[tuple[int, str]]] | None = None, head_ok: bool = False) -> None:
-        """Try to add lines ``span`` of ``path``; record a drop when they do not fit."""
+              outline: Callable[[], list[tuple[int, str]]] | None = None, head_ok: bool = False,
+              ceiling: int | None = None) -> None:
+        """Try to add lines ``span`` of ``path``; record a drop when they do not fit (under ``ceiling``)."""
         lines = self.files.get(path)
         if lines is None:
             return
@@ -172,14 +184,14 @@ class _Packer:
         for start, end in subtract_spans(span, self.covered.get(path, [])):
             text = render.block(path, lines, start, end)
             piece = _Piece(path, start, end, kind, reason, score, self._next(), text, self._cost(text))
-            if piece.tokens <= self.room():
+            if piece.tokens <= self.room(ceiling):
                 self.accept(piece)
                 continue
             if outline is not None:
                 rows = [r for r in outline() if start <= r[0] <= end]
                 small = render.outline_block(path, rows)
                 cost = self._cost(small)
-                if rows and cost <= self.room():
+                if rows and cost <= self.room(ceiling):
                     self.accept(_Piece(path, rows[0][0], rows[-1][0], kind, f"{reason} (outline)", score,
                                        piece.order, small, cost, outline=True, rows=tuple(r for r, _ in rows)))
                     continue
@@ -188,7 +200,7 @@ class _Packer:
                 low, high = start, end
                 while low <= high:
                     middle = (low + high) // 2
-                    if self._cost(render.block(path, lines, start, middle)) <= self.room():
+                    if self._cost(render.block(path, lines, start, middle)) <= self.room(ceiling):
                         best_end, low = middle, middle + 1
                     else:
                         high = middle - 1
@@ -255,6 +267,43 @@ def _active_block(path: str, lines: Sequence[str], start: int, end: int, target:
     return render.block(path, lines, start, end, note)
 
 
+def _fit_window(packer: _Packer, target: Target, lines: Sequence[str], budget: int) -> Window:
+    """The largest cursor window whose rendering costs at most ``budget`` real tokens.
+
+    Searching with the real tokenizer would tokenize the window a dozen times; instead the
+    search runs on a per-line byte model calibrated with one real count near the cursor, and
+    the chosen window is then counted for real (and the model budget tightened if it was
+    optimistic), so the result is exact with two or three tokenizer calls.
+    """
+    def real(start: int, end: int) -> int:
+        return packer._cost(_active_block(target.path, lines, start, end, target))
+
+    if not lines or budget <= 0:
+        return cursor_window(lines, target.line, target.col, target.end_line, budget, real)
+    centre = min(max(1, target.line or 1), len(lines))
+    lo, hi = max(1, centre - CALIBRATION_LINES), min(len(lines), centre + CALIBRATION_LINES)
+    sample = _active_block(target.path, lines, lo, hi, target)
+    ratio = max(packer._cost(sample), 1) / max(1, len(sample.encode("utf-8")))
+    sizes = [0]
+    for number, line in enumerate(lines, start=1):
+        sizes.append(sizes[-1] + len(line.encode("utf-8")) + len(str(number)) + 1)
+    header = len(_active_block(target.path, lines, 1, 0, target).encode("utf-8")) + 16
+
+    def model(start: int, end: int) -> int:
+        return int((header + sizes[end] - sizes[start - 1]) * ratio) + 1
+
+    target_budget = float(budget)
+    for _ in range(4):
+        window = cursor_window(lines, target.line, target.col, target.end_line, int(target_budget), model)
+        if window.empty:
+            break
+        cost = real(window.start, window.end)
+        if cost <= budget:
+            return window
+        target_budget *= budget / cost * 0.97
+    return cursor_window(lines, target.line, target.col, target.end_line, budget, real)
+
+
 def _layout(pieces: Sequence[_Piece], active_path: str) -> list[_Piece]:
     """Order for the prompt: repo map, other files by path and line, then the active file."""
     return sorted(pieces, key=lambda p: (p.kind != "repo-map", p.path == active_path, p.path, p.start))
@@ -318,11 +367,7 @@ def build_context(
                              hint="give a path relative to the repository root")
     packer = _Packer(budget, count_tokens, files)
 
-    def window_cost(start: int, end: int) -> int:
-        return packer._cost(_active_block(target.path, lines, start, end, target))
-
-    window = cursor_window(lines, target.line, target.col, target.end_line, int(budget * WINDOW_SHARE),
-                           window_cost)
+    window = _fit_window(packer, target, lines, int(budget * WINDOW_SHARE))
     if not window.empty:
         text = _active_block(target.path, lines, window.start, window.end, target)
         packer.accept(_Piece(target.path, window.start, window.end, "active-file", "active-file window", 1.0,
@@ -341,6 +386,8 @@ def build_context(
         symbols, target.path, lines, target.line, visible=visible, by_name=index.by_name,
         limit=max(settings.top_k, 10))
     cap = max(1, int(budget * DEFINITION_SHARE))
+    # With a question, definitions get a quota so the search hits for it still find room.
+    ceiling = packer.used + int(budget * DEFINITIONS_QUOTA) if query.strip() else None
     for c in candidates:
         d = c.definition
         def_lines = files.get(d.path)
@@ -351,10 +398,11 @@ def build_context(
 
         span = (d.start_line, d.end_line)
         text = render.block(d.path, def_lines, *span)
-        if packer._cost(text) > cap:
+        # No tokenizer packs more than ~12 characters into a token: longer texts need no count.
+        if len(text) > cap * 12 or packer._cost(text) > cap:
             rows = outline()
             small = render.outline_block(d.path, rows)
-            if rows and packer._cost(small) <= packer.room():
+            if rows and packer._cost(small) <= packer.room(ceiling):
                 if not subtract_spans(span, packer.covered.get(d.path, [])):
                     continue
                 piece = _Piece(d.path, rows[0][0], rows[-1][0], "definition", f"definition of {c.name} (outline)",
@@ -362,7 +410,8 @@ def build_context(
                                rows=tuple(r for r, _ in rows))
                 packer.accept(piece)
                 continue
-        packer.offer(d.path, span, "definition", f"definition of {c.name}", c.score, outline=outline)
+        packer.offer(d.path, span, "definition", f"definition of {c.name}", c.score, outline=outline,
+                     ceiling=ceiling)
 
     for path, span, reason, score in _search_candidates(reader, query, target, lines, settings):
         packer.offer(path, span, "search-hit", reason, score)
@@ -394,16 +443,16 @@ def _finish(packer: _Packer, target: Target, prefix: str, suffix: str, budget: i
     """Merge, lay out and verify the final text; drop from the lowest priority until it fits."""
     accepted = _merge_touching(list(packer.accepted), files, count)
     dropped = list(packer.dropped)
+    window_tokens = (count(prefix) if prefix else 0) + (count(suffix) if suffix else 0)
     while True:
         ordered = _layout(accepted, target.path)
-        has_window = any(p.kind == "active-file" for p in ordered)
-        if not has_window:
+        if not any(p.kind == "active-file" for p in ordered):
             prefix = suffix = ""
+            window_tokens = 0
         text = render.join_blocks([p.text for p in ordered])
         other = render.join_blocks([p.text for p in ordered if p.kind != "active-file"])
         used = count(text) if text else 0
-        fim_used = (count(other) if other else 0) + (count(prefix) if prefix else 0) + (
-            count(suffix) if suffix else 0)
+        fim_used = (count(other) if other else 0) + window_tokens if used <= budget else budget + 1
         if (used <= budget and fim_used <= budget) or not accepted:
             break
         worst = max(accepted, key=lambda p: (p.kind != "active-file", p.priority, p.order))

@@ -19,14 +19,18 @@ carries its best chunks from the fused chunk ranking.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from assistant.config import RetrievalSettings
+from indexer.languages import detect_language
 from indexer.types import Chunk
 from retrieval.fusion import rrf_fuse
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens
 from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_index, symbol_matches
 from retrieval.types import FileHit, Localization, SearchHit
+
+log = logging.getLogger(__name__)
 
 BM25_CHUNKS = 300
 VECTOR_CHUNKS = 150
@@ -36,7 +40,8 @@ WEIGHTS = {"bm25": 1.0, "vector": 1.0, "symbol": 1.0, "path": 1.0, "frame": 1.5}
 CHUNKS_PER_FILE = 3
 TEST_PRIOR = 0.3
 DOC_PRIOR = 0.3
-TEXT_LANGUAGES = frozenset({"markdown", "text", "rst", "restructuredtext", "json", "yaml", "toml", "ini", ""})
+# Languages (as the indexer names them) of files that are data or prose, not code.
+TEXT_LANGUAGES = frozenset({"markdown", "text", "json", "yaml", "toml", "ini", "xml", ""})
 
 
 def is_doc_path(path: str) -> bool:
@@ -140,14 +145,19 @@ def localize(
                     symbol_chunks.append(chunk)
         chunk_lists["symbol"] = symbol_chunks
     if use_vector:
-        vectors = reader.vector_search(issue_text, VECTOR_CHUNKS)
+        try:
+            vectors = reader.vector_search(issue_text, VECTOR_CHUNKS)
+        except Exception as exc:  # embedder unavailable: the lexical signals still answer
+            if mode == "vector":
+                raise
+            log.warning("vector search failed during localization, using BM25 only: %s", exc)
+            vectors = []
         chunk_lists["vector"] = [c for c, _ in vectors]
         file_lists["vector"] = _aggregate(vectors, decay=0.3)
     fused_files = rrf_fuse({n: v for n, v in file_lists.items() if v}, weights=WEIGHTS, k=FILE_RRF_K)
-    language = _languages(chunk_lists)
     scored: list[tuple[str, float]] = []
     for path, score, _ranks in fused_files:
-        scored.append((path, score * prior(path, language.get(path, "python"))))
+        scored.append((path, score * prior(path, detect_language(path))))
     scored.sort(key=lambda item: (-item[1], item[0]))
     fused_chunks = rrf_fuse({n: v for n, v in chunk_lists.items() if v}, k=CHUNK_RRF_K, key=lambda c: c.id)
     by_file: dict[str, list[SearchHit]] = {}
@@ -160,14 +170,6 @@ def localize(
         chunks = by_file.get(path) or [SearchHit(c, 0.0) for c in lookup.chunks(path)[:1]]
         files.append(FileHit(path=path, score=score, chunks=chunks))
     return Localization(files)
-
-
-def _languages(chunk_lists: dict[str, list[Chunk]]) -> dict[str, str]:
-    language: dict[str, str] = {}
-    for chunks in chunk_lists.values():
-        for c in chunks:
-            language.setdefault(c.path, c.language.lower())
-    return language
 
 
 def localization_context(

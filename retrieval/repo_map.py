@@ -20,6 +20,9 @@ What differs from Aider, and why:
 - Names defined in more than ``MAX_DEFINERS`` files (``__init__``, ``get``,
   ``run``) are left out of the graph: Aider already divides their weight by ten,
   and on a large tree their all-to-all edges cost more than they say.
+- Personalisation also goes to the files that *define* a mentioned name (Aider only
+  matches mentioned names against path components), so asking about
+  ``parse_header`` puts its file on the map even when nothing references it.
 - Each shown definition gets its line number, and a method shown without its
   class gets the class's signature line above it, so the map reads as an outline.
 """
@@ -116,9 +119,10 @@ class RepoMap:
         self._files: dict[str, FileSymbols] = {}
         self._defines: dict[str, set[str]] = defaultdict(set)  # name -> files defining it
         self._referrers: dict[str, set[str]] = defaultdict(set)  # name -> files referencing it
+        self._shown_by_name: dict[str, dict[str, list[SymbolDef]]] = {}  # path -> name -> mapped defs
         self._version = 0
         self._graph: tuple[int, dict[str, Any]] | None = None
-        self._rank_cache: OrderedDict[tuple[Any, ...], list[tuple[str, SymbolDef | None, float]]] = OrderedDict()
+        self._rank_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self._text_cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._cache_size = cache_size
         self.lock = threading.RLock()
@@ -135,6 +139,10 @@ class RepoMap:
 
     def _add(self, fs: FileSymbols) -> None:
         self._files[fs.path] = fs
+        shown: dict[str, list[SymbolDef]] = {}
+        for d in self._shown(fs):
+            shown.setdefault(d.name, []).append(d)
+        self._shown_by_name[fs.path] = shown
         for d in fs.definitions:
             self._defines[d.name].add(fs.path)
         for name in fs.references:
@@ -142,6 +150,7 @@ class RepoMap:
 
     def _remove(self, fs: FileSymbols) -> None:
         self._files.pop(fs.path, None)
+        self._shown_by_name.pop(fs.path, None)
         for d in fs.definitions:
             owners = self._defines.get(d.name)
             if owners is not None:
@@ -215,83 +224,107 @@ class RepoMap:
                     dst.append(index[definer])
                     ident.append(name_id)
                     weight.append(mul)
+        dst_arr = np.asarray(dst, dtype=np.int64)
+        ident_arr = np.asarray(ident, dtype=np.int64)
+        # Each edge credits one (defining file, name) pair; the pairs are fixed per version.
+        pair_keys, pair_of_edge = np.unique(dst_arr * max(1, len(names)) + ident_arr, return_inverse=True)
+        parts: dict[str, list[int]] = {}
+        for i, path in enumerate(paths):
+            stem = path.rsplit("/", 1)[-1]
+            for part in {*path.split("/"), stem.rsplit(".", 1)[0]}:
+                parts.setdefault(part, []).append(i)
         graph = {
             "paths": paths,
             "index": index,
             "names": names,
             "name_index": {n: i for i, n in enumerate(names)},
             "src": np.asarray(src, dtype=np.int64),
-            "dst": np.asarray(dst, dtype=np.int64),
-            "ident": np.asarray(ident, dtype=np.int64),
+            "dst": dst_arr,
+            "ident": ident_arr,
             "weight": np.asarray(weight, dtype=float),
+            "pair_keys": pair_keys,
+            "pair_of_edge": pair_of_edge.reshape(-1),
+            "parts": parts,
         }
         self._graph = (self._version, graph)
         return graph
 
-    def ranked(
-        self, focus_files: Sequence[str] = (), focus_names: Sequence[str] = ()
-    ) -> list[tuple[str, SymbolDef | None, float]]:
-        """``(path, definition or None, score)`` best first: definitions, then files without any."""
+    def _rank(self, focus_files: Sequence[str], focus_names: Sequence[str]) -> dict[str, Any]:
+        """PageRank for a focus and the (file, name) pairs ordered by the rank they receive (cached)."""
         import numpy as np
 
         key = (self._version, tuple(sorted(set(focus_files))), tuple(sorted(set(focus_names))))
-        with self.lock:
-            cached = self._rank_cache.get(key)
-            if cached is not None:
-                self._rank_cache.move_to_end(key)
-                return cached
-            g = self._build_graph()
-            paths: list[str] = g["paths"]
-            n = len(paths)
-            focus_idx = [g["index"][p] for p in set(focus_files) if p in g["index"]]
-            mentioned = set(focus_names)
-            mentioned_ids = [g["name_index"][m] for m in mentioned if m in g["name_index"]]
-            weight = g["weight"].copy()
-            if focus_idx and len(weight):
+        cached = self._rank_cache.get(key)
+        if cached is not None:
+            self._rank_cache.move_to_end(key)
+            return cached
+        g = self._build_graph()
+        n = len(g["paths"])
+        focus_idx = [g["index"][p] for p in set(focus_files) if p in g["index"]]
+        mentioned = set(focus_names)
+        mentioned_ids = [g["name_index"][m] for m in mentioned if m in g["name_index"]]
+        weight = g["weight"]
+        if (focus_idx or mentioned_ids) and len(weight):
+            weight = weight.copy()
+            if focus_idx:
                 weight[np.isin(g["src"], focus_idx)] *= FOCUS_FILE_MUL
-            if mentioned_ids and len(weight):
+            if mentioned_ids:
                 weight[np.isin(g["ident"], mentioned_ids)] *= MENTIONED_MUL
-            personal = np.zeros(n)
-            for i in focus_idx:
-                personal[i] = 1.0
-            if mentioned:
-                for i, path in enumerate(paths):
-                    stem = path.rsplit("/", 1)[-1]
-                    parts = {*path.split("/"), stem, stem.rsplit(".", 1)[0]}
-                    if parts & mentioned:
-                        personal[i] = 1.0
-                for name in mentioned:  # unlike Aider: the files defining a mentioned name too
-                    definers = self._defines.get(name, ())
-                    if 0 < len(definers) <= MAX_DEFINERS:
-                        for path in definers:
-                            personal[g["index"][path]] = 1.0
-            rank = pagerank(n, g["src"], g["dst"], weight, personal if personal.any() else None)
-            result: list[tuple[str, SymbolDef | None, float]] = []
-            if len(weight):
-                out_weight = np.bincount(g["src"], weights=weight, minlength=n)
-                contrib = rank[g["src"]] * weight / out_weight[g["src"]]
-                pair = g["dst"] * max(1, len(g["names"])) + g["ident"]
-                keys, inverse = np.unique(pair, return_inverse=True)
-                totals = np.bincount(inverse, weights=contrib)
-                order = np.lexsort((keys, -totals))
-                names = g["names"]
-                width = max(1, len(names))
-                for k in order:
-                    file_i, name_i = divmod(int(keys[k]), width)
-                    path = paths[file_i]
-                    name = names[name_i]
-                    for d in self._shown(self._files[path]):
-                        if d.name == name:
-                            result.append((path, d, float(totals[k])))
-            seen_files = {path for path, _, _ in result}
-            for i in np.argsort(-rank, kind="stable"):
-                path = paths[int(i)]
-                if path not in seen_files:
-                    result.append((path, None, float(rank[int(i)])))
-            self._rank_cache[key] = result
-            while len(self._rank_cache) > self._cache_size:
-                self._rank_cache.popitem(last=False)
-            return result
+        personal = np.zeros(n)
+        personal[focus_idx] = 1.0
+        for name in mentioned:
+            personal[g["parts"].get(name, [])] = 1.0  # as Aider: a path component is mentioned
+            definers = self._defines.get(name, ())
+            if 0 < len(definers) <= MAX_DEFINERS:  # unlike Aider: the files defining it too
+                personal[[g["index"][path] for path in definers]] = 1.0
+        rank = pagerank(n, g["src"], g["dst"], weight, personal if personal.any() else None)
+        totals = np.zeros(0)
+        order = np.zeros(0, dtype=np.int64)
+        if len(weight):
+            out_weight = np.bincount(g["src"], weights=weight, minlength=n)
+            contrib = rank[g["src"]] * weight / out_weight[g["src"]]
+            totals = np.bincount(g["pair_of_edge"], weights=contrib, minlength=len(g["pair_keys"]))
+            order = np.argsort(-totals, kind="stable")  # ties: lower (file, name) key first
+        entry = {"rank": rank, "totals": totals, "order": order, "entries": [], "next": 0, "done": False}
+        self._rank_cache[key] = entry
+        while len(self._rank_cache) > self._cache_size:
+            self._rank_cache.popitem(last=False)
+        return entry
+
+    def ranked(
+        self, focus_files: Sequence[str] = (), focus_names: Sequence[str] = (), limit: int | None = None
+    ) -> list[tuple[str, SymbolDef | None, float]]:
+        """``(path, definition or None, score)`` best first: definitions, then files without any.
+
+        Only the first ``limit`` entries are guaranteed (the list is built lazily: a big
+        repository has tens of thousands of ranked pairs, and a map shows a few hundred).
+        """
+        import numpy as np
+
+        with self.lock:
+            state = self._rank(focus_files, focus_names)
+            g = self._build_graph()
+            entries: list[tuple[str, SymbolDef | None, float]] = state["entries"]
+            paths: list[str] = g["paths"]
+            names: list[str] = g["names"]
+            width = max(1, len(names))
+            order, totals = state["order"], state["totals"]
+            while (limit is None or len(entries) < limit) and state["next"] < len(order):
+                k = int(order[state["next"]])
+                state["next"] += 1
+                file_i, name_i = divmod(int(g["pair_keys"][k]), width)
+                path = paths[file_i]
+                for d in self._shown_by_name[path].get(names[name_i], ()):
+                    entries.append((path, d, float(totals[k])))
+            if (limit is None or len(entries) < limit) and not state["done"]:
+                seen_files = {path for path, _, _ in entries}
+                rank = state["rank"]
+                for i in np.argsort(-rank, kind="stable"):
+                    path = paths[int(i)]
+                    if path not in seen_files:
+                        entries.append((path, None, float(rank[int(i)])))
+                state["done"] = True
+            return entries if limit is None else entries[:limit]
 
     # -- rendering ----------------------------------------------------------------------
 
@@ -345,9 +378,9 @@ class RepoMap:
             if cached is not None:
                 self._text_cache.move_to_end(key)
                 return cached
-            entries = self.ranked(focus_files, focus_names)
             # Every rendered line costs at least a few tokens, so more than budget/3 entries never fit.
-            low, high = 0, min(len(entries), budget // 3 + 1)
+            entries = self.ranked(focus_files, focus_names, limit=budget // 3 + 1)
+            low, high = 0, len(entries)
             best = ""
             while low <= high:
                 middle = (low + high) // 2

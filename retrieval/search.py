@@ -146,19 +146,25 @@ class SymbolIndex:
         return found
 
 
-_INDEX_CACHE: weakref.WeakKeyDictionary[Any, SymbolIndex] = weakref.WeakKeyDictionary()
+_INDEX_CACHE: weakref.WeakKeyDictionary[Any, tuple[Mapping[str, FileSymbols], SymbolIndex]] = (
+    weakref.WeakKeyDictionary())
 
 
 def symbol_index(reader: Reader) -> SymbolIndex:
-    """The :class:`SymbolIndex` of ``reader``, cached for the reader's lifetime."""
+    """The :class:`SymbolIndex` of ``reader``, rebuilt only when the reader's symbol table changes.
+
+    The reader hands out the same ``symbols()`` mapping until the index is updated (a new
+    generation), so identity tells whether the cached index is still current.
+    """
+    symbols = reader.symbols()
     try:
         cached = _INDEX_CACHE.get(reader)
     except TypeError:  # not weak-referenceable: build each time
-        return SymbolIndex(reader.symbols(), file_paths(reader))
-    if cached is None:
-        cached = SymbolIndex(reader.symbols(), file_paths(reader))
+        return SymbolIndex(symbols, file_paths(reader))
+    if cached is None or cached[0] is not symbols:
+        cached = (symbols, SymbolIndex(symbols, file_paths(reader)))
         _INDEX_CACHE[reader] = cached
-    return cached
+    return cached[1]
 
 
 def effective_mode(reader: Reader, mode: str) -> tuple[str, str | None]:

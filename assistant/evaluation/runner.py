@@ -142,8 +142,10 @@ class EvalRun:
         samples = sample_answers(backend, prompt, params, len(indices), self.cancel)
         if self.cancel.is_set():
             return []  # a half-generated batch is not a sample
-        return [(i, prefix + s.text + ("\n```\n" if prefix else ""), {"ttft_s": s.ttft_s, "gen_s": s.total_s, "tokens": s.tokens,
-                             "tokens_per_s": round(s.tokens_per_s, 2)})
+        suffix = "\n```\n" if prefix else ""
+        return [(i, prefix + s.text + suffix,
+                 {"ttft_s": s.ttft_s, "gen_s": s.total_s, "tokens": s.tokens,
+                  "tokens_per_s": round(s.tokens_per_s, 2)})
                 for i, s in zip(indices, samples, strict=False)]
 
     def _program(self, task: Task, reply: str) -> str:

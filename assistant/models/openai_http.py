@@ -15,10 +15,12 @@ completion is prefix-only, which is always safe.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -340,7 +342,7 @@ class OpenAIBackend:
                 cancel.set()
                 response = holder.get("response")
                 if response is not None:
-                    response.close()
+                    _abort(response)
             stats.total_s = time.perf_counter() - started
             stats.completion_tokens = completion_tokens or sum(self.count_tokens(t) for t in produced)
             if cancel.is_set() and not ended:
@@ -350,6 +352,21 @@ class OpenAIBackend:
             else:
                 stats.finish_reason = next((f for f in finish if f), "stop")
             self._stats = stats
+
+
+def _abort(response: httpx.Response) -> None:
+    """Drop the connection now, so the server sees the disconnect and stops generating.
+
+    Closing a socket while another thread is blocked reading it does not end the
+    TCP connection on Linux (the read keeps it alive); ``shutdown`` does, at once.
+    """
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
 
 
 def _as_model_error(exc: BaseException, base_url: str) -> ModelError:

@@ -83,9 +83,17 @@ def hub_errors(source: ModelSource) -> Iterator[None]:
     except (OSError, ValueError) as exc:
         if source.kind != "hub":
             raise
-        text = str(exc)
+        text = str(exc).lower()
+        missing = any(marker in text for marker in (
+            "offline", "connect", "network", "resolve", "couldn't", "not a valid model identifier",
+            "repository not found", "does not appear to have", "404", "is not a local folder",
+            "local_files_only", "cannot find the requested files"))
+        if not missing:
+            from assistant.errors import ModelError
+
+            raise ModelError(f"cannot load model '{source.name}': {' '.join(str(exc).split())[:300]}") from exc
         offline = os.environ.get("HF_HUB_OFFLINE") in {"1", "true", "True"} or any(
-            marker in text.lower() for marker in ("offline", "connect", "network", "resolve", "couldn't")
+            marker in text for marker in ("offline", "connect", "network", "resolve", "couldn't")
         )
         reason = ("it is not a local path, not in the Hugging Face cache, and the Hub cannot be reached"
                   if offline else "it is not a local path and the Hugging Face Hub has no such model")

@@ -385,6 +385,8 @@ def _diff_path(header: str, known: Sequence[str]) -> str | None:
 def parse_udiff(reply: str, known: Sequence[str] = ()) -> list[Edit]:
     """Read unified diffs: each hunk becomes a search/replace edit (line numbers are ignored)."""
     lines = _normalise(reply).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline is not a blank context line
     edits: list[Edit] = []
     i = 0
     found_header = False
@@ -438,8 +440,8 @@ def _read_hunks(lines: list[str], i: int) -> tuple[list[list[str]], int]:
 
 
 def _hunk_edit(path: str, hunk: list[str], *, creating: bool) -> Edit | None:
-    while hunk and hunk[-1].strip() == "":
-        hunk = hunk[:-1]
+    # Blank context lines a model adds after a hunk stay in both halves; the
+    # matcher's tolerant pass ignores blank lines at the edges.
     if not any(line[:1] in {"-", "+"} for line in hunk):
         return None
     search = "".join(line[1:] + "\n" for line in hunk if line[:1] in {" ", "-"})
@@ -448,8 +450,8 @@ def _hunk_edit(path: str, hunk: list[str], *, creating: bool) -> Edit | None:
         if search.strip():
             raise MalformedReply(f"diff creating {path} has context or removed lines")
         return Edit(path=path, search="", replace=replace)
-    if not search.strip():
-        raise MalformedReply(f"hunk for {path} has no context lines to place the addition")
+    # A hunk without context (pure addition) can only be placed in an empty file;
+    # the matcher rejects it anywhere else.
     return Edit(path=path, search=search, replace=replace)
 
 

@@ -30,10 +30,12 @@ from assistant.errors import GenerationCancelled, IndexMissingError, UsageError
 from assistant.models.base import Backend, ChatMessage, GenerationParams, sample_n
 from assistant.patch.candidate import Candidate, build_candidate, dedupe, judge, rank
 from assistant.patch.edit_formats import (
+    SMALL_MODEL_PARAMS_B,
     WHOLE_FILE,
     PromptFile,
     choose_edit_format,
     detect_format,
+    model_size_b,
     system_prompt,
     user_prompt,
 )
@@ -195,6 +197,23 @@ def _family_of(backend: Backend, settings: Settings) -> tuple[str | None, str]:
     return family, name
 
 
+def prompt_budget(backend: Backend, settings: Settings, sized_name: str) -> int:
+    """Tokens the whole prompt and answer may take: ``min(retrieval.budget, window)``.
+
+    A small model on a CPU prefills slowly, so, as for context building, its
+    default budget is capped (an explicitly configured budget is kept).
+    """
+    from assistant.config import RetrievalSettings
+    from retrieval.budget import SMALL_CPU_MODEL_BUDGET
+
+    configured = settings.retrieval.budget
+    size = model_size_b(sized_name)
+    small_cpu = str(backend.device).startswith("cpu") and size is not None and size < SMALL_MODEL_PARAMS_B
+    if small_cpu and configured == RetrievalSettings().budget:
+        configured = SMALL_CPU_MODEL_BUDGET
+    return min(configured, backend.context_window)
+
+
 def plan_prompt(backend: Backend, settings: Settings, request: PatchRequest, slots: Sequence[_FileSlot],
                 ) -> tuple[str, str, list[PromptFile], list[LocalizedFile], int]:
     """Choose the edit format and the files shown; returns (format, reason, files, report rows, max tokens)."""
@@ -208,8 +227,7 @@ def plan_prompt(backend: Backend, settings: Settings, request: PatchRequest, slo
         file_lines=[s.text.count("\n") + 1 for s in considered[:2]],
         file_tokens=[count(s.text) for s in considered[:2]], max_new_tokens=max_new,
     )
-    window = backend.context_window
-    budget = min(window, settings.retrieval.budget) - max_new - PROMPT_MARGIN_TOKENS
+    budget = prompt_budget(backend, settings, sized_name) - max_new - PROMPT_MARGIN_TOKENS
     budget -= count(system_prompt(fmt)) + count(user_prompt(fmt, request.issue, []))
     shown: list[PromptFile] = []
     rows: list[LocalizedFile] = []
@@ -266,9 +284,12 @@ def run_patch(
         backend = backend_loader()
     if request.replies is not None:
         replies = list(request.replies)
-        fmt = request.edit_format or (detect_format(replies[0]) if replies else WHOLE_FILE)
-        fmt_reason = "given" if request.edit_format else "detected from the reply"
-        rows = [LocalizedFile(s.path, round(s.score, 4), s.reason, "not shown") for s in slots]
+        formats = [request.edit_format if request.edit_format not in (None, "auto") else detect_format(r)
+                   for r in replies]
+        fmt = formats[0] if len(set(formats)) == 1 else "mixed"
+        fmt_reason = "given" if request.edit_format not in (None, "auto") else "detected from each reply"
+        shown_rows = max(settings.patch.files, len(request.files))
+        rows = [LocalizedFile(s.path, round(s.score, 4), s.reason, "not shown") for s in slots[:shown_rows]]
         known = [s.path for s in slots]
         full: list[str] = []
         model_name = "(replies given)"
@@ -294,9 +315,10 @@ def run_patch(
         known = [f.path for f in shown]
         full = [f.path for f in shown if not f.excerpt]
         model_name = backend.model_name
+        formats = [fmt] * len(replies)
 
     t0 = time.monotonic()
-    built = [build_candidate(i, reply, repo, fmt, known, full) for i, reply in enumerate(replies, 1)]
+    built = [build_candidate(i, reply, repo, formats[i - 1], known, full) for i, reply in enumerate(replies, 1)]
     candidates = dedupe(built)
     files = repo_files(repo) if any(c.changes for c in candidates) else []
     for number, candidate in enumerate(candidates, 1):

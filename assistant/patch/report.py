@@ -87,6 +87,8 @@ class PatchReport:
             files = ", ".join(c.files) or "-"
             lines.append(f"  #{rank} {c.verdict:<10} ({samples}; files: {files})")
             lines.extend(f"      - {reason}" for reason in c.reasons)
+            if c.rejection_kind == "malformed":
+                lines.append(f"      - the reply began: {_excerpt(c.raw)}")
         best = self.best
         lines.append("")
         if best is None:
@@ -111,6 +113,14 @@ class PatchReport:
         best = self.best
         diff = (best.diff.rstrip("\n") + "\n\n") if best is not None else "\n"
         return self.render_head() + "\n" + diff + self.render_tail()
+
+
+def _excerpt(text: str, limit: int = 100) -> str:
+    """The start of a reply on one line, for showing why it could not be read."""
+    flat = " ".join(text.split())
+    if not flat:
+        return "(empty reply)"
+    return repr(flat[:limit] + ("…" if len(flat) > limit else ""))
 
 
 def _candidate_dict(c: Candidate, rank: int) -> dict[str, Any]:

@@ -9,13 +9,15 @@ import pytest
 
 from tests.conftest import run_cli
 
+# One torch thread (tests share two cores); the sandbox workers run alongside.
+CPU = ("--set", "model.device=cpu", "--set", "model.threads=1")
+
 
 @pytest.mark.slow
 def test_embedded_model_on_first_20_humaneval_tasks(tmp_path: Path) -> None:
     out = tmp_path / "he"
     r = run_cli("eval", "humaneval", "--limit", "20", "--n", "2", "--k", "1,2", "--max-new-tokens", "64",
-                "--workers", "2", "--out", str(out), "--json", "--set", "model.device=cpu", cwd=tmp_path,
-                timeout=600)
+                "--workers", "2", "--out", str(out), "--json", *CPU, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["status"] == "complete"
@@ -42,8 +44,8 @@ def test_embedded_model_on_first_20_humaneval_tasks(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_embedded_model_math_run(tmp_path: Path) -> None:
     out = tmp_path / "math"
-    r = run_cli("eval", "math", "--limit", "2", "--max-new-tokens", "48", "--out", str(out), "--json",
-                "--set", "model.device=cpu", cwd=tmp_path, timeout=600)
+    r = run_cli("eval", "math", "--limit", "2", "--max-new-tokens", "48", "--out", str(out), "--json", *CPU,
+                cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["kind"] == "math" and report["status"] == "complete" and report["tasks_total"] == 2

@@ -85,3 +85,20 @@ def test_repeated_query_tokens_weigh_more_and_top_is_sorted(conn: sqlite3.Connec
     ranked = searcher.top(lookup_terms(conn, ["discount"]), 10)
     assert next(cid for cid, _ in ranked) in ("a", "c") and len(ranked) == 2
     assert all(ranked[i][1] >= ranked[i + 1][1] for i in range(len(ranked) - 1))
+
+
+def test_tiered_merge_keeps_the_base_and_scores(conn: sqlite3.Connection) -> None:
+    live = _corpus(400, seed=5)
+    ids = list(live)
+    with store.transaction(conn):
+        Bm25Writer(conn).add(ids[:300], [live[i] for i in ids[:300]])  # the base
+    for start in range(300, 400, 10):  # ten small incremental runs
+        with store.transaction(conn):
+            Bm25Writer(conn).add(ids[start:start + 10], [live[i] for i in ids[start:start + 10]])
+    base_blob = conn.execute("SELECT arrays FROM bm25_segments WHERE id = 1").fetchone()[0]
+    with store.transaction(conn):
+        assert Bm25Writer(conn).maybe_merge()
+    segments = conn.execute("SELECT id, n_docs FROM bm25_segments ORDER BY id").fetchall()
+    assert [n for _, n in segments] == [300, 100]
+    assert conn.execute("SELECT arrays FROM bm25_segments WHERE id = 1").fetchone()[0] == base_blob
+    _assert_same_as_rank_bm25(conn, live, ["order", "vat", "token", "token"])

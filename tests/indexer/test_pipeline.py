@@ -218,3 +218,22 @@ def test_readers_keep_working_while_another_process_indexes(tmp_path: Path) -> N
         assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
         assert reader.bm25_search("func_new_3_4")[0][0].path == "pkg3/mod_3.py"
     assert searches > 0
+
+
+def test_cancel_keeps_what_was_committed_and_next_run_finishes(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    cancel = threading.Event()
+    events: list[str] = []
+
+    def on_progress(event) -> None:  # type: ignore[no-untyped-def]
+        events.append(event.phase)
+        if event.phase == "chunking" and event.done >= 1:
+            cancel.set()
+
+    stats = index_repository(repo, SETTINGS, progress=on_progress, cancel=cancel)
+    assert stats.cancelled and stats.files_indexed == 1
+    assert events[0] == "discovering" and events[-1] == "done" and "bm25" in events
+    with IndexReader.open(repo, SETTINGS) as reader:
+        assert len(reader.files()) == 1 and len(reader.stale_files()) == 2
+    stats = index_repository(repo, SETTINGS)
+    assert not stats.cancelled and stats.files_indexed == 2 and stats.files_unchanged == 1

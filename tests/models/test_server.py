@@ -132,7 +132,7 @@ def test_server_killed_mid_stream_is_a_quick_error(tmp_path: Path) -> None:
         next(stream)
         os.killpg(proc.pid, signal.SIGKILL)
         started = time.perf_counter()
-        with pytest.raises(ModelError, match="closed the connection|ended the stream"):
+        with pytest.raises(ModelError, match=r"closed the connection|ended the stream"):
             for _ in stream:
                 pass
         assert time.perf_counter() - started < 10

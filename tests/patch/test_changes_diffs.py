@@ -105,3 +105,37 @@ def test_elided_lines_detector() -> None:
     assert elided_lines(old, "// rest of the file unchanged\n")
     assert not elided_lines(old, "def f():\n    ...\n")
     assert not elided_lines("x = 1  # ... rest unchanged\n", "x = 1  # ... rest unchanged\n")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_lines = st.lists(st.sampled_from(["a = 1", "b = 2", "", "    pass", "def f():", "return x", "# note", "c"]),
+                  max_size=25)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(old=_lines, new=_lines)
+def test_our_diff_read_back_as_udiff_reproduces_the_change(tmp_path: Path, old: list[str], new: list[str]) -> None:
+    """diffs.py output, parsed by the udiff parser and re-applied by the matcher, gives the same file.
+
+    When a hunk's text is ambiguous in the file (repeated lines) the matcher must
+    refuse rather than guess; it must never produce a different file.
+    """
+    from assistant.patch.edit_formats import parse_udiff
+
+    repo = tmp_path / "prop"
+    repo.mkdir(exist_ok=True)
+    old_text, new_text = "\n".join(old) + "\n", "\n".join(new) + "\n"
+    (repo / "m.py").write_text(old_text)
+    change = FileChange("m.py", old_text.encode(), new_text.encode())
+    if change.old == change.new:
+        return
+    diff = unified_diff([change])
+    edits = parse_udiff(diff, ["m.py"])
+    try:
+        rebuilt = build_changes(repo, edits)
+    except Rejected as exc:
+        assert exc.kind in {"multi-match", "no-match"}  # refused (ambiguous), never misapplied
+        return
+    assert rebuilt[0].new == change.new

@@ -81,8 +81,8 @@ def test_patch_report_apply_and_undo_round_trip(sample_repo_copy: Path, replies:
     assert "Candidates (3 distinct of 3 samples)" in text.stdout
     assert "rejected" in text.stdout and "--- a/shopcore/pricing/tax.py" in text.stdout
 
-    applied = run_cli("patch", "--repo", str(repo), "--issue", ISSUE, "--files", TAX, "--test-cmd", TEST_CMD,
-                      *_reply_args(replies), "--apply", "--yes", cwd=repo)
+    applied = run_cli("patch", "--repo", str(repo), "--issue", ISSUE, "--files", TAX, *_reply_args(replies),
+                      "--apply", "--yes", cwd=repo)
     assert applied.returncode == 0, applied.stderr
     assert "Applied patch" in applied.stdout
     gold = subprocess.run(["git", "apply", "--check", "-R",
@@ -138,3 +138,73 @@ def test_patch_errors_are_one_line(sample_repo_copy: Path, replies: list[Path]) 
                       "--yes", cwd=repo)
     assert garbage.returncode == 1 and "no candidate applies" in garbage.stderr
     assert not (repo.parent.parent / "evil.py").exists()
+
+
+def _run_on_tty(args: list[str], cwd: Path, answer: str) -> str:
+    """Run the CLI with a pseudo-terminal as stdin/stdout (the confirmation needs a terminal)."""
+    import os
+    import pty
+    import select
+
+    exe = Path(sys.executable).with_name("repo-assistant")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(exe), *args], cwd=cwd, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    output = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"[y/N]" in output:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+    proc.wait(timeout=60)
+    os.close(master)
+    return output.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_apply_asks_on_a_terminal_and_only_yes_writes(sample_repo_copy: Path, replies: list[Path]) -> None:
+    repo = sample_repo_copy
+    original = (repo / TAX).read_bytes()
+    args = ["patch", "--repo", str(repo), "--issue", ISSUE, "--reply", str(replies[1]), "--apply"]
+    declined = _run_on_tty(args, repo, "n")
+    assert "Apply this patch to 1 file(s)? [y/N]" in declined and "Not applied." in declined
+    assert (repo / TAX).read_bytes() == original
+    accepted = _run_on_tty(args, repo, "y")
+    assert "Applied patch" in accepted
+    assert b"quantize_money(net * rate)" in (repo / TAX).read_bytes()
+
+
+def test_undo_removes_files_the_patch_created(sample_repo_copy: Path, tmp_path: Path) -> None:
+    repo = sample_repo_copy
+    reply = tmp_path / "reply.md"
+    reply.write_text(
+        "shopcore/pricing/rounding.py\n```python\n<<<<<<< SEARCH\n=======\n"
+        "from decimal import ROUND_HALF_UP, Decimal\n\n\ndef half_up(value: Decimal) -> Decimal:\n"
+        "    return value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)\n>>>>>>> REPLACE\n```\n"
+        f"{TAX}\n```python\n<<<<<<< SEARCH\n    return (net * rate).quantize(CENT)\n=======\n"
+        "    return quantize_money(net * rate)\n>>>>>>> REPLACE\n```\n")
+    original = (repo / TAX).read_bytes()
+    applied = run_cli("patch", "--repo", str(repo), "--issue", ISSUE, "--reply", str(reply), "--apply", "--yes",
+                      "--json", cwd=repo)
+    assert applied.returncode == 0, applied.stderr
+    payload = json.loads(applied.stdout)
+    assert sorted(payload["applied"]["files"]) == ["shopcore/pricing/rounding.py", TAX]
+    assert payload["candidates"][0]["created"] == ["shopcore/pricing/rounding.py"]
+    assert (repo / "shopcore/pricing/rounding.py").is_file()
+    undone = run_cli("undo", "--repo", str(repo), "--json", cwd=repo)
+    assert undone.returncode == 0, undone.stderr
+    assert json.loads(undone.stdout) == {"id": payload["applied"]["id"], "status": "undone", "restored": [TAX],
+                                         "removed": ["shopcore/pricing/rounding.py"]}
+    assert not (repo / "shopcore/pricing/rounding.py").exists()
+    assert (repo / TAX).read_bytes() == original

@@ -182,6 +182,11 @@ def test_udiff_several_hunks_and_files_without_fence() -> None:
     ]
 
 
+def test_udiff_addition_without_context_is_left_to_the_matcher() -> None:
+    reply = "--- a/shopcore/reports.py\n+++ b/shopcore/reports.py\n@@\n+y\n"
+    assert parse_udiff(reply, KNOWN) == [Edit("shopcore/reports.py", "", "y\n")]
+
+
 def test_udiff_new_file() -> None:
     reply = "--- /dev/null\n+++ b/shopcore/new_module.py\n@@ -0,0 +1,2 @@\n+X = 1\n+Y = 2\n"
     assert parse_udiff(reply, KNOWN) == [Edit("shopcore/new_module.py", "", "X = 1\nY = 2\n")]
@@ -191,7 +196,6 @@ def test_udiff_new_file() -> None:
     ("--- a/shopcore/reports.py\n+++ /dev/null\n@@\n-x\n", "deleting files"),
     ("--- a/shopcore/reports.py\n+++ b/shopcore/other.py\n@@\n-x\n+y\n", "renaming"),
     ("--- a/shopcore/reports.py\n+++ b/shopcore/reports.py\n@@\n x\n", "no added or removed"),
-    ("--- a/shopcore/reports.py\n+++ b/shopcore/reports.py\n@@\n+y\n", "no context lines"),
     ("Just change the rounding.", "no unified diff"),
 ])
 def test_udiff_malformed(reply: str, reason: str) -> None:
@@ -316,3 +320,22 @@ def test_prompts_carry_format_example_and_files() -> None:
     for fmt in (SEARCH_REPLACE, UDIFF, WHOLE_FILE):
         example = system_prompt(fmt)
         assert parse_reply(example, fmt, ["path/to/file.py"]).well_formed, fmt
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_code_line = st.text(alphabet="abcxyz_ ()=:+-#'\"0123456789\t", max_size=30).filter(
+    lambda s: not s.lstrip().startswith(("<<<<<", "=====", ">>>>>", "```")))
+_block = st.lists(_code_line, min_size=1, max_size=8).map(lambda ls: "\n".join(ls) + "\n").filter(
+    lambda s: s.strip() != "")
+
+
+@settings(max_examples=150, deadline=None)
+@given(search=_block, replace=st.one_of(st.just(""), _block), fenced=st.booleans())
+def test_search_replace_round_trip(search: str, replace: str, fenced: bool) -> None:
+    body = f"<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
+    reply = f"shopcore/reports.py\n```python\n{body}```\n" if fenced else f"shopcore/reports.py\n{body}"
+    assert parse_search_replace(reply, KNOWN) == [Edit("shopcore/reports.py", search, replace)]

@@ -89,7 +89,7 @@ def _settings(samples: int = 3) -> Settings:
 def test_best_of_n_ranks_by_validators_and_reports_every_verdict(repo: Path) -> None:
     replies = [WRONG, LINT_BAD, FIX, FIX, NO_MATCH, ESCAPE, GIT, GARBAGE]
     backend = ScriptedBackend(replies)
-    cmd = f"{sys.executable} -m pytest -q -p no:cacheprovider test_calc.py"
+    cmd = f"{sys.executable} -c 'from calc import total; assert total([1, 2]) == 3'"
     report = run_patch(repo, _settings(len(replies)), backend,
                        PatchRequest(issue=ISSUE, files=["calc.py"], test_cmd=cmd))
     verdicts = [(c.index, c.verdict) for c in report.candidates]
@@ -167,3 +167,17 @@ def test_given_replies_need_no_model(repo: Path) -> None:
 def test_issue_title() -> None:
     assert issue_title("\n\n## Crash on empty cart\nmore") == "Crash on empty cart"
     assert issue_title("") == "(empty issue)"
+
+
+def test_prompt_budget_is_capped_for_small_cpu_models_unless_configured() -> None:
+    from assistant.patch.generate import prompt_budget
+
+    backend = ScriptedBackend([])
+    settings = _settings()
+    assert prompt_budget(backend, settings, "smollm2-135m") == 4096
+    assert prompt_budget(backend, settings, "qwen2.5-coder-7b") == 8192  # the model's window
+    settings.retrieval.budget = 6000
+    assert prompt_budget(backend, settings, "smollm2-135m") == 6000
+    backend.device = "cuda:0"
+    settings.retrieval.budget = Settings().retrieval.budget
+    assert prompt_budget(backend, settings, "smollm2-135m") == 8192

@@ -126,3 +126,18 @@ def test_test_command_pass_fail_and_timeout_in_the_sandbox(repo: Path) -> None:
         repo, [_change(repo, "pkg/calc.py", good)],
         test_cmd=f"{sys.executable} -c \"x = bytearray(800 * 1024 * 1024)\"", test_timeout_s=30, memory_mb=300)
     assert hungry.tests is not None and not hungry.tests.passed and hungry.tests.killed_reason == "memory"
+
+
+def test_pre_existing_syntax_error_does_not_count_against_a_patch(tmp_path: Path) -> None:
+    root = tmp_path / "broken"
+    root.mkdir()
+    (root / "half.py").write_text("def f(:\n    pass\nx = 1\n")
+    change = FileChange("half.py", (root / "half.py").read_bytes(), b"def f(:\n    pass\nx = 2\n")
+    result = validate_changes(root, [change])
+    assert result.applies and result.syntax_errors == [] and result.syntax_checked == ["half.py"]
+
+
+def test_new_typescript_file_with_error_is_caught(repo: Path) -> None:
+    change = FileChange("ui/view.tsx", None, b"export const V = () => <div>{x</div>;\n")
+    result = validate_changes(repo, [change])
+    assert result.applies and result.syntax_errors and "ui/view.tsx" in result.syntax_errors[0]

@@ -6,6 +6,7 @@ tests repeat the key checks on a real index with the estimate counter.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def test_context_priorities_reasons_and_layout(mini: tuple[FakeReader, Path]) ->
     # items ordered by file then line, no overlaps within a file
     others = [i for i in ctx.items if i.kind not in ("active-file", "repo-map")]
     assert others == sorted(others, key=lambda i: (i.path, i.start_line))
-    for a, b in zip(others, others[1:], strict=False):
+    for a, b in itertools.pairwise(others):
         if a.path == b.path:
             assert b.start_line > a.end_line
 
@@ -121,10 +122,10 @@ def test_context_merges_duplicates(mini: tuple[FakeReader, Path]) -> None:
             spans.setdefault(item.path, []).append((item.start_line, item.end_line))
     for path, file_spans in spans.items():
         file_spans.sort()
-        for a, b in zip(file_spans, file_spans[1:], strict=False):
+        for a, b in itertools.pairwise(file_spans):
             assert b[0] > a[1] + 1, f"{path}: {a} and {b} overlap or touch"
     # a big budget shows the small active file whole, so nothing from it is repeated as a hit
-    assert [i for i in ctx.items if i.path == "shop/pricing/calculator.py"][0].kind == "active-file"
+    assert next(i for i in ctx.items if i.path == "shop/pricing/calculator.py").kind == "active-file"
 
 
 def test_pinned_files_and_repo_map(mini: tuple[FakeReader, Path]) -> None:

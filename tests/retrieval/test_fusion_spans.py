@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,7 +60,7 @@ def test_subtract_partitions_the_span(span: tuple[int, int], covered: list[tuple
 def test_merge_preserves_lines(items: list[tuple[int, int]]) -> None:
     merged = merge_spans(items)
     assert covered_lines(merged) == len({n for s, e in items for n in range(s, e + 1)})
-    assert all(b[0] > a[1] + 1 for a, b in zip(merged, merged[1:], strict=False))
+    assert all(b[0] > a[1] + 1 for a, b in itertools.pairwise(merged))
 
 
 def test_aggregate_files_rewards_several_relevant_chunks() -> None:

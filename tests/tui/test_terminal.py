@@ -38,10 +38,13 @@ class Terminal:
                                 capture_output=True, text=True, timeout=30, check=False)
         return result.stdout
 
-    def start(self, command: list[str], env: dict[str, str], width: int = 120, height: int = 36) -> None:
+    def start(self, command: list[str], env: dict[str, str], width: int = 140, height: int = 48) -> None:
         exports = " ".join(f"{key}={_quote(value)}" for key, value in env.items())
-        line = f"env {exports} {' '.join(_quote(c) for c in command)}; sleep 30"
-        self.tmux("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), line)
+        # env -i: nothing leaks from the test process (COLUMNS/LINES would pin the app's size).
+        line = f"env -i {exports} {' '.join(_quote(c) for c in command)}; sleep 30"
+        # Without a client attached tmux sizes new windows by ``default-size`` (80x24): set it first.
+        self.tmux("start-server", ";", "set-option", "-g", "default-size", f"{width}x{height}", ";",
+                  "new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height), line)
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "main")
@@ -92,8 +95,9 @@ def test_question_in_a_real_terminal(repo: Path, terminal: Terminal) -> None:
     terminal.wait_for(lambda s: "index fresh" in s and "· cpu" in s, 180, "the index check and the model")
     terminal.tmux("send-keys", "-t", "main", "-l", QUESTION)
     terminal.tmux("send-keys", "-t", "main", "Enter")
-    screen = terminal.wait_for(lambda s: "cited " in s or "source " in s, 180, "the streamed answer")
-    assert "tok/s" in screen and "– tok/s" not in screen  # the speed of the answer is shown
+    screen = terminal.wait_for(lambda s: ("cited " in s or "source " in s) and "– tok/s" not in s, 180,
+                               "the streamed answer, its sources and its speed")
+    assert "tok/s" in screen
     saved = list((repo / ".repo-assistant" / "sessions").glob("*.json"))
     assert saved, "the conversation is saved"
     turns = json.loads(saved[0].read_text(encoding="utf-8"))["turns"]

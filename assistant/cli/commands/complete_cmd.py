@@ -43,7 +43,7 @@ def parse_position(text: str) -> tuple[str, int, int | None]:
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     from pathlib import Path
 
-    from assistant.completion import complete
+    from assistant.completion import complete, split_at
     from assistant.models import load_backend
 
     file, line, col = parse_position(args.position)
@@ -57,6 +57,10 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not full.is_relative_to(ctx.repo):
         raise UsageError(f"{file} is not inside the repository {ctx.repo}", hint="pass --repo")
     rel = full.relative_to(ctx.repo).as_posix()
+    try:
+        split_at(full.read_text(encoding="utf-8"), line, col)  # a bad position fails before the model loads
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{file} is not UTF-8 text") from exc
     backend = load_backend(ctx.settings.model, progress=progress_to_stderr)
     result = complete(ctx.repo, rel, line, col, settings=ctx.settings, backend=backend, context=args.context,
                       seed=args.seed, max_new_tokens=args.max_tokens)

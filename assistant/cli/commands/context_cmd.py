@@ -158,9 +158,12 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         console.print(f"[yellow]{len(stale)} file(s) changed since indexing ({shown}): run `repo-assistant "
                       "index` to refresh.[/yellow]")
     table = Table(title="Items in the context", title_justify="left")
-    for column, justify in (("#", "right"), ("kind", "left"), ("location", "left"), ("reason", "left"),
-                            ("score", "right"), ("tokens", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("#", justify="right")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("location", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    table.add_column("score", justify="right")
+    table.add_column("tokens", justify="right")
     for number, item in enumerate(built.items, start=1):
         loc = f"{item.path}:{item.start_line}-{item.end_line}" if item.path else "(repository)"
         table.add_row(str(number), item.kind, loc, item.reason, f"{item.score:.4f}", str(item.tokens))
@@ -170,8 +173,11 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     console.rule()
     if built.dropped:
         dropped = Table(title=f"Left out for the budget ({len(built.dropped)})", title_justify="left")
-        for column in ("kind", "location", "reason", "score", "tokens"):
-            dropped.add_column(column)
+        dropped.add_column("kind", no_wrap=True)
+        dropped.add_column("location", overflow="fold")
+        dropped.add_column("reason", overflow="fold")
+        dropped.add_column("score", justify="right")
+        dropped.add_column("tokens", justify="right")
         for item in built.dropped:
             loc = f"{item.path}:{item.start_line}-{item.end_line}" if item.path else "(repository)"
             dropped.add_row(item.kind, loc, item.reason, f"{item.score:.4f}", str(item.tokens))

@@ -36,8 +36,6 @@ def read_issue(spec: str) -> str:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from rich.table import Table
-
     from retrieval.localize import localize
     from retrieval.search import effective_mode
 
@@ -63,16 +61,14 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not result.files:
         ctx.console.print("No file matches this issue.")
         return 0
-    table = Table(title=f"Files most likely involved ({len(result.files)})", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("file", style="bold", no_wrap=True)
-    table.add_column("score", justify="right")
-    table.add_column("best chunks", overflow="fold")
+    console = ctx.console
+    console.print(f"[bold]Files most likely involved ({len(result.files)})[/bold]")
     for rank, f in enumerate(result.files, start=1):
-        chunks = "\n".join(f"{h.start_line}-{h.end_line} {h.symbol or '(' + h.chunk.kind + ')'}: "
-                           f"{snippet(h.chunk.text, 60)}" for h in f.chunks)
-        table.add_row(str(rank), f.path, f"{f.score:.4f}", chunks)
-    ctx.console.print(table)
+        console.print(f"{rank:>3}. [bold]{f.path}[/bold]  [dim]score {f.score:.4f}[/dim]", highlight=False)
+        for h in f.chunks:
+            symbol = h.symbol or f"({h.chunk.kind})"
+            console.print(f"       {h.start_line}-{h.end_line} {symbol}: {snippet(h.chunk.text, 70)}",
+                          markup=False, highlight=False)
     return 0
 
 

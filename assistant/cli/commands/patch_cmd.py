@@ -72,12 +72,12 @@ def _read_replies(paths: list[str]) -> list[str]:
     return replies
 
 
-def _confirm(ctx: CliContext, args: argparse.Namespace, count: int) -> bool:
+def _confirm(args: argparse.Namespace, count: int) -> bool:
     if args.yes:
         return True
-    if args.issue == "-" or not sys.stdin.isatty():
-        raise UsageError("--apply asks for confirmation on a terminal", hint="pass --yes to apply without asking")
-    answer = ctx.err_console.input(f"Apply this patch to {count} file(s)? [y/N] ")
+    sys.stderr.write(f"Apply this patch to {count} file(s)? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
     return answer.strip().lower() in {"y", "yes"}
 
 
@@ -89,6 +89,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("--yes and --force only make sense with --apply")
     if args.samples is not None and args.samples < 1:
         raise UsageError("--samples must be at least 1")
+    if args.apply and not args.yes and (args.issue == "-" or not sys.stdin.isatty()):
+        raise UsageError("--apply asks for confirmation on a terminal", hint="pass --yes to apply without asking")
     issue = _read_issue(args.issue)
     replies = _read_replies(args.reply) if args.reply else None
     request = PatchRequest(issue=issue, files=list(args.files), samples=args.samples, test_cmd=args.test_cmd,
@@ -118,7 +120,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
                              hint="pass --force to apply it anyway")
         if not args.json:
             _print_report(ctx, args, report, None)
-        if _confirm(ctx, args, len(best.changes)):
+        if _confirm(args, len(best.changes)):
             backup = apply_changes(ctx.repo, best.changes, force=args.force, title=report.issue_title)
             applied = {"id": backup.id, "files": [f.path for f in backup.files]}
         else:

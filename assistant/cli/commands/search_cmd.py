@@ -58,8 +58,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from rich.table import Table
-
     from retrieval.search import effective_mode, search
 
     if args.k <= 0:
@@ -88,18 +86,13 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not hits:
         ctx.console.print(f"No results for {query!r}.")
         return 0
-    table = Table(title=f"{len(hits)} results for {query!r} ({mode})", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("location", style="bold", no_wrap=True)
-    table.add_column("symbol")
-    table.add_column("score", justify="right")
-    table.add_column("found by", style="dim")
-    table.add_column("snippet", overflow="fold")
+    console = ctx.console
+    console.print(f"[bold]{len(hits)} results for {query!r}[/bold] ({mode})")
     for rank, h in enumerate(hits, start=1):
-        where = f"{h.path}:{h.start_line}-{h.end_line}"
-        table.add_row(str(rank), where, h.symbol or f"({h.chunk.kind})", f"{h.score:.4f}", found_by(h.sources),
-                      snippet(h.chunk.text), )
-    ctx.console.print(table)
+        symbol = h.symbol or f"({h.chunk.kind})"
+        console.print(f"{rank:>3}. [bold]{h.path}:{h.start_line}-{h.end_line}[/bold]  {symbol}  "
+                      f"[dim]score {h.score:.4f}; {found_by(h.sources)}[/dim]", highlight=False)
+        console.print(f"     {snippet(h.chunk.text)}", markup=False, highlight=False)
     return 0
 
 

@@ -51,9 +51,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         vectors: dict[str, Any] = reader.meta("vector_state") or {}
         stale = reader.stale_files()
         data_dir = index_dir(ctx.repo)
-        languages: dict[str, int] = {}
-        for chunk in reader.chunks():
-            languages[chunk.language] = languages.get(chunk.language, 0) + 1
+        languages = reader.chunks_by_language()
         info: dict[str, Any] = {
             "repo": str(ctx.repo),
             "index_dir": str(data_dir),

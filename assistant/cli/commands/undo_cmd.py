@@ -38,11 +38,19 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         ctx.console.print(table)
         return 0
     backup = undo(ctx.repo, args.id, force=args.force)
-    files = [f.path for f in backup.files]
+    restored = [f.path for f in backup.files if f.existed]
+    removed = [f.path for f in backup.files if not f.existed]
     if args.json:
-        print(json.dumps({"id": backup.id, "status": backup.status, "files": files}, indent=2))
-    else:
-        ctx.console.print(f"Undid patch {backup.id}: restored {', '.join(files)}", markup=False, highlight=False)
+        print(json.dumps({"id": backup.id, "status": backup.status, "restored": restored, "removed": removed},
+                         indent=2))
+        return 0
+    parts = []
+    if restored:
+        parts.append(f"restored {', '.join(restored)}")
+    if removed:
+        parts.append(f"removed {', '.join(removed)} (created by the patch)")
+    ctx.console.print(f"Undid patch {backup.id}: {'; '.join(parts)}", markup=False, highlight=False,
+                      soft_wrap=True)
     return 0
 
 
