@@ -79,8 +79,8 @@ class Answer:
 def answer_budget(settings: Settings, backend: Backend, reserved: int) -> int:
     """Tokens the context may take: the setting, the window minus the answer, and a CPU cap."""
     window = settings.model.context_window or backend.context_window
-    budget = min(settings.retrieval.budget, window - settings.model.max_new_tokens - reserved)
-    budget -= settings.retrieval.answer_reserve if window > 4 * settings.retrieval.answer_reserve else 0
+    answer_room = max(settings.model.max_new_tokens, settings.retrieval.answer_reserve)
+    budget = min(settings.retrieval.budget, window - answer_room - reserved)
     if backend.device == "cpu":
         budget = min(budget, CPU_ANSWER_CAP)
     return max(256, budget)

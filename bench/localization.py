@@ -45,6 +45,7 @@ DATA = ROOT.parent / "shared" / "data" / "swebench_lite_dev.jsonl"
 CACHE = Path(__file__).resolve().parent / ".cache" / "localization"
 KS = (1, 3, 5, 10)
 CONTEXT_TOKENS = 16_000
+CONTEXT_FILES = 50
 CODE_EXTENSIONS = {".py", ".pyx", ".pyi", ".c", ".h", ".cpp", ".js", ".ts"}
 
 
@@ -285,12 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     continue
                 for mode in modes:
                     t0 = time.perf_counter()
-                    loc = localize(reader, inst.problem, 10, settings=settings, mode=mode)
+                    # Recall counts the first 10 files; the 16K context is packed from as many
+                    # ranked files as fit (their best chunks first), as a patch prompt would be.
+                    loc = localize(reader, inst.problem, CONTEXT_FILES, settings=settings, mode=mode)
                     elapsed = time.perf_counter() - t0
                     chunks = localization_context(reader, loc, CONTEXT_TOKENS, count)
                     in_context = all(any(c.path == g for c in chunks) for g in inst.gold)
                     out = outcomes[mode]
-                    out.ranks.append(loc.paths())
+                    out.ranks.append(loc.paths()[:10])
                     out.in_context.append(in_context)
                     out.seconds.append(elapsed)
                     out.projects.append(project)

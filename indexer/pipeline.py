@@ -18,7 +18,6 @@ import hashlib
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +97,26 @@ def _process(cand: Candidate, old_hash: str | None, settings: IndexSettings) -> 
     result = chunk_file(cand.path, text, language, settings.chunk_tokens)
     return _Processed(cand, digest, language, "indexed", chunks=result.chunks, symbols=result.symbols,
                       replaced=replaced, redacted=redacted)
+
+
+def _worker_init(owner: int) -> None:
+    """Chunking workers exit as soon as the indexing process is gone (even after kill -9): no orphans.
+
+    The parent pid is not enough: forkserver workers are children of the fork server, which
+    their own pipes keep alive.  So they watch the process that owns the pool.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                continue
+
+    threading.Thread(target=watch, daemon=True, name="owner-watch").start()
 
 
 def _process_star(args: tuple[Candidate, str | None, IndexSettings]) -> _Processed:
@@ -238,9 +257,11 @@ class _Run:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            # forkserver, not fork: workers must not inherit the index lock's descriptor (a killed
+            # run would stay "locked" by its orphans) nor the threads of torch or the TUI.
             pool = ProcessPoolExecutor(max_workers=min(CHUNK_WORKERS, os.cpu_count() or 1),
-                                       mp_context=multiprocessing.get_context(
-                                           "forkserver" if "torch" in sys.modules else "fork"))
+                                       mp_context=multiprocessing.get_context("forkserver"),
+                                       initializer=_worker_init, initargs=(os.getpid(),))
             results = pool.map(_process_star, jobs, chunksize=8)
         else:
             results = map(_process_star, jobs)

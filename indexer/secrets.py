@@ -74,11 +74,6 @@ def redact(text: str) -> Redaction:
     if not _might_contain_secret(text):
         return Redaction(text, 0)
     hits: dict[int, str] = {}
-    for match in _ASSIGNED_VALUE.finditer(text):
-        value = match.group(1)
-        if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and \
-                _CREDENTIAL_NAME.search(text, max(0, match.start() - 40), match.start()):
-            hits.setdefault(text.count("\n", 0, match.start()), "credential assignment")
     for name, pattern in _PATTERNS:
         for match in pattern.finditer(text):
             first = text.count("\n", 0, match.start())  # matches are rare: counting in C is cheapest
@@ -88,6 +83,11 @@ def redact(text: str) -> Redaction:
                 last = first + text.count("\n", match.start(), end.start() if end else len(text))
             for line in range(first, last + 1):
                 hits.setdefault(line, name)
+    for match in _ASSIGNED_VALUE.finditer(text):
+        value = match.group(1)
+        if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and \
+                _CREDENTIAL_NAME.search(text, max(0, match.start() - 40), match.start()):
+            hits.setdefault(text.count("\n", 0, match.start()), "credential assignment")
     if not hits:
         return Redaction(text, 0)
     lines = text.split("\n")

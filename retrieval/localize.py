@@ -12,7 +12,7 @@ reciprocal rank:
 - ``frame``: files of traceback frames, innermost first.
 
 A prior then demotes files that are rarely what a fix changes: tests, docs,
-examples and non-code text (even when the issue names them: issues cite docs and
+examples, vendored third-party code and non-code text (even when the issue names them: issues cite docs and
 tests as evidence of the bug).  Each returned file
 carries its best chunks from the fused chunk ranking.
 """
@@ -47,16 +47,23 @@ TEXT_LANGUAGES = frozenset({"markdown", "text", "json", "yaml", "toml", "ini", "
 def is_doc_path(path: str) -> bool:
     """Documentation, examples and benchmarks: code a fix rarely touches."""
     parts = path.lower().split("/")
-    return any(p in ("doc", "docs", "documentation", "examples", "example", "benchmarks", "changelog")
+    return any(p in ("doc", "docs", "documentation", "examples", "example", "bench", "benchmarks", "changelog")
                for p in parts[:-1])
 
 
+def is_vendored_path(path: str) -> bool:
+    """Third-party code copied into the repository: fixed upstream, not here."""
+    parts = path.lower().split("/")
+    return any(p in ("vendor", "vendored", "_vendor", "third_party", "thirdparty", "3rdparty", "extern",
+                     "cextern", "node_modules") for p in parts[:-1])
+
+
 def prior(path: str, language: str) -> float:
-    """How likely a fix touches this file before reading the issue: tests, docs and text are rarely
-    what needs changing (a named file too: issues cite docs and tests as evidence)."""
+    """How likely a fix touches this file before reading the issue: tests, docs, vendored code and
+    text are rarely what needs changing (a named file too: issues cite docs and tests as evidence)."""
     if is_test_path(path):
         return TEST_PRIOR
-    if is_doc_path(path) or language in TEXT_LANGUAGES:
+    if is_doc_path(path) or is_vendored_path(path) or language in TEXT_LANGUAGES:
         return DOC_PRIOR
     return 1.0
 

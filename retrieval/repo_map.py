@@ -121,6 +121,8 @@ class RepoMap:
         self._referrers: dict[str, set[str]] = defaultdict(set)  # name -> files referencing it
         self._shown_by_name: dict[str, dict[str, list[SymbolDef]]] = {}  # path -> name -> mapped defs
         self._version = 0
+        self._last_mapping: Mapping[str, FileSymbols] | None = None
+        self._last_size = -1
         self._graph: tuple[int, dict[str, Any]] | None = None
         self._rank_cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self._text_cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
@@ -165,8 +167,16 @@ class RepoMap:
                     del self._referrers[name]
 
     def update(self, symbols: Mapping[str, FileSymbols]) -> int:
-        """Bring the tables in line with ``symbols``; returns how many files changed."""
+        """Bring the tables in line with ``symbols``; returns how many files changed.
+
+        The mapping seen last is remembered by identity: pass a new mapping when the symbols
+        change rather than mutating the old one (``IndexReader.symbols()`` returns a new dict
+        for every index generation and the same one in between).
+        """
         with self.lock:
+            if symbols is self._last_mapping and len(symbols) == self._last_size:
+                return 0
+            self._last_mapping, self._last_size = symbols, len(symbols)
             changed = 0
             for path in [p for p in self._files if p not in symbols]:
                 self._remove(self._files[path])

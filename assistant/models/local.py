@@ -176,6 +176,7 @@ class _DeltaStreamer:
         self.anchor_text = tokenizer.decode(self.anchor, skip_special_tokens=True) if self.anchor else ""
         self.out = out
         self.prompt_seen = False
+        self.first_seen = False
         self.on_first_token = on_first_token
         self.eos_ids: set[int] = set()
 
@@ -184,7 +185,8 @@ class _DeltaStreamer:
             self.prompt_seen = True
             return
         ids = value.reshape(-1).tolist()
-        if self.rows and not any(r.tokens for r in self.rows):
+        if not self.first_seen:
+            self.first_seen = True
             self.on_first_token()
         for index, token in enumerate(ids[: len(self.rows)]):
             row = self.rows[index]

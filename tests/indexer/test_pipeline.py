@@ -173,7 +173,7 @@ def _big_repo(tmp_path: Path, files: int, tag: str) -> Path:
 
 @pytest.mark.slow
 def test_kill_9_mid_run_keeps_previous_index_and_next_run_completes(tmp_path: Path) -> None:
-    repo = _big_repo(tmp_path, 1200, "old")
+    repo = _big_repo(tmp_path, 2500, "old")
     index_repository(repo, SETTINGS)
     for path in sorted(repo.rglob("*.py")):  # change every file so the next run has real work
         _touch_later(path, path.read_text().replace("_old_", "_new_"))
@@ -184,8 +184,7 @@ def test_kill_9_mid_run_keeps_previous_index_and_next_run_completes(tmp_path: Pa
     generation = store.get_meta(store.connect(db), "generation")
     deadline = time.time() + 60
     while time.time() < deadline and store.get_meta(store.connect(db), "generation") == generation:
-        time.sleep(0.05)  # wait until the run has committed at least one batch, then kill it mid-way
-    time.sleep(0.3)
+        time.sleep(0.02)  # wait until the run has committed its first batch, then kill it mid-way
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     with IndexReader.open(repo, SETTINGS) as reader:
@@ -196,7 +195,7 @@ def test_kill_9_mid_run_keeps_previous_index_and_next_run_completes(tmp_path: Pa
     with IndexReader.open(repo, SETTINGS) as reader:
         assert reader.stale_files() == []
         texts = "\n".join(c.text for c in reader.chunks())
-        assert "_old_" not in texts and texts.count("def func_new_") == 1200 * 15
+        assert "_old_" not in texts and texts.count("def func_new_") == 2500 * 15
         assert reader.bm25_search("func_new_5_3")[0][0].path == "pkg5/mod_5.py"
 
 

@@ -108,7 +108,9 @@ def test_a_completion_that_breaks_the_syntax_is_reported_not_hidden(sample_repo_
 @pytest.mark.slow
 def test_real_model_completion_with_repo_context(indexed_repo: Path, embedded_backend) -> None:
     line, col = _cursor(indexed_repo)
-    result = complete(indexed_repo, TARGET, line, col, settings=Settings(), backend=embedded_backend,
+    settings = Settings()
+    settings.retrieval.completion_budget = 768  # a short prompt keeps the test quick on a shared CPU
+    result = complete(indexed_repo, TARGET, line, col, settings=settings, backend=embedded_backend,
                       context="repo", seed=1, max_new_tokens=12)
     assert result.mode == "prefix-only" and result.context == "repo" and result.sources
     assert result.model == "smollm2-135m"
@@ -124,7 +126,8 @@ def test_real_model_completion_with_repo_context(indexed_repo: Path, embedded_ba
 def test_complete_command_json(sample_repo_copy: Path) -> None:
     line, col = _cursor(sample_repo_copy)
     result = run_cli("complete", f"{TARGET}:{line}:{col + 1}", "--json", "--max-tokens", "8", "--seed", "1",
-                     cwd=sample_repo_copy, env={"REPO_ASSISTANT_MODEL_THREADS": "1"})
+                     cwd=sample_repo_copy, env={"REPO_ASSISTANT_MODEL_THREADS": "1",
+                                                "REPO_ASSISTANT_RETRIEVAL_COMPLETION_BUDGET": "400"})
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["mode"] == "prefix-only"

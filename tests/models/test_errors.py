@@ -105,3 +105,26 @@ def test_out_of_memory_on_load_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="out of memory loading") as info:
         load_backend(ModelSettings(name=str(tmp_path)))
     assert "quantization" in info.value.one_line()
+
+
+def test_rope_scaling_is_passed_through_and_widens_the_window() -> None:
+    from transformers import LlamaConfig
+
+    from assistant.models.local import _apply_rope_scaling
+
+    config = LlamaConfig(max_position_embeddings=32768, hidden_size=64, num_attention_heads=4,
+                         num_hidden_layers=1, intermediate_size=128)
+    window = _apply_rope_scaling(config, {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768})
+    assert window == 131072
+    assert config.rope_parameters["rope_type"] == "yarn" and config.rope_parameters["factor"] == 4.0
+
+
+def test_http_backend_headers_and_urls() -> None:
+    from assistant.models.openai_http import OpenAIBackend, normalise_base_url
+
+    backend = OpenAIBackend("http://127.0.0.1:9", "m", api_key="sekret")
+    assert backend._client.headers["Authorization"] == "Bearer sekret"
+    assert normalise_base_url("http://h:8000") == "http://h:8000/v1"
+    assert normalise_base_url("http://h:8000/v1/") == "http://h:8000/v1"
+    with pytest.raises(ConfigError):
+        normalise_base_url("h:8000")

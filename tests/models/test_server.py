@@ -150,3 +150,25 @@ def test_no_server_is_a_quick_unavailable_error() -> None:
     with pytest.raises(ModelUnavailableError, match="cannot connect"):
         client(f"http://127.0.0.1:{port}/v1")
     assert time.perf_counter() - started < 10
+
+
+def test_concurrent_requests_share_the_model(server: str) -> None:
+    results: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        results[i] = "".join(client(server).stream(f"x{i} = ", GenerationParams(max_new_tokens=4, temperature=0)))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(results) == [0, 1, 2] and all(results.values())
+
+
+def test_api_key_is_read_from_the_variable_named_in_the_settings(server: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_SERVER_KEY", "sekret")
+    backend = client(server, api_key_env="MY_SERVER_KEY")
+    assert backend._client.headers["Authorization"] == "Bearer sekret"
+    assert "".join(backend.stream("a", GenerationParams(max_new_tokens=2, temperature=0)))

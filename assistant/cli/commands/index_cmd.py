@@ -40,7 +40,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     from indexer.progress import ProgressEvent
 
     settings = ctx.settings.index
-    bars = Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bars = Progress(TextColumn("{task.description:<17}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                    TimeElapsedColumn(),
                     TextColumn("[dim]{task.fields[note]}"), console=ctx.err_console, transient=False,
                     disable=not ctx.err_console.is_terminal)
     tasks: dict[str, Any] = {}
@@ -49,10 +50,12 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         if event.phase == "done":
             return
         note = event.message if event.phase != "chunking" else ""
+        if event.phase == "embedding":
+            note = "BM25 search is already usable"
         if event.phase not in tasks:
             tasks[event.phase] = bars.add_task(_LABELS.get(event.phase, event.phase), total=event.total or None,
-                                               note=note)
-        bars.update(tasks[event.phase], completed=event.done, total=event.total or None, note=note[:60])
+                                               note=note[:34])
+        bars.update(tasks[event.phase], completed=event.done, total=event.total or None, note=note[:34])
 
     with bars:
         stats = index_repository(ctx.repo, settings, rebuild=args.rebuild, progress=on_progress, wait=args.wait)
