@@ -151,7 +151,7 @@ def index_release(source: Path, vectors: bool) -> None:
     from indexer.pipeline import index_repository
 
     settings = IndexSettings(embeddings=vectors)
-    index_repository(source, settings, embeddings=vectors)
+    index_repository(source, settings, embeddings=vectors, wait=True)
 
 
 # -- the whole-file BM25 baseline --------------------------------------------------------------

@@ -114,7 +114,7 @@ def ensure_index(repo: Path, embeddings: bool = False) -> float:
     from indexer.pipeline import index_repository
 
     started = time.perf_counter()
-    index_repository(repo, IndexSettings(embeddings=embeddings), embeddings=embeddings)
+    index_repository(repo, IndexSettings(embeddings=embeddings), embeddings=embeddings, wait=True)
     return time.perf_counter() - started
 
 
