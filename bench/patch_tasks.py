@@ -161,13 +161,19 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 row = _row(task, fmt, report, time.monotonic() - t0)
                 rows.append(row)
-                print(f"task {task['id']} ({row['format']}): best {row['best_verdict']} in {row['seconds']}s",
-                      file=sys.stderr)
+                print(f"task {task['id']} ({row['format']}): best {row['best_verdict']}, well-formed "
+                      f"{row['well_formed']}/{row['samples']}, applies {row['applies']}, test-pass "
+                      f"{row['test_pass']}, in {row['seconds']}s", file=sys.stderr)
+                if args.json:  # written after every task, so an interrupted run keeps its rows
+                    _write_json(Path(args.json), backend.model_name, args.samples, rows)
     _print_table(rows, backend.model_name, args.samples)
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": backend.model_name, "samples": args.samples,
-                                               "rows": rows}, indent=2))
+        _write_json(Path(args.json), backend.model_name, args.samples, rows)
     return 0
+
+
+def _write_json(path: Path, model: str, samples: int, rows: list[dict[str, Any]]) -> None:
+    path.write_text(json.dumps({"model": model, "samples": samples, "rows": rows}, indent=2))
 
 
 def _print_table(rows: list[dict[str, Any]], model: str, samples: int) -> None:
