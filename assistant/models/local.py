@@ -433,7 +433,9 @@ class LocalBackend:
         finally:
             if not finished:
                 cancel.set()  # the caller stopped reading: stop the model too
-                worker.join(timeout=5)
+            # Always wait for the thread: a generate() thread still alive at interpreter exit
+            # aborts the process ("terminate called without an active exception", exit 134).
+            worker.join(timeout=5)
             stats.total_s = time.perf_counter() - clock[0]
             stats.completion_tokens = sum(len(r.tokens) for r in streamer.rows)
             if cancel.is_set():
