@@ -56,7 +56,7 @@ def test_real_model_patch_report_is_truthful(sample_repo_copy: Path, tmp_path: P
     result = run_cli(
         "patch", "--repo", str(repo), "--issue", ISSUE, "--files", TAX, "--samples", "2", "--seed", "7",
         "--test-cmd", TEST_CMD, "--json",
-        "--set", "model.max_new_tokens=96", "--set", "model.threads=1", "--set", "patch.files=1",
+        "--set", "model.max_new_tokens=64", "--set", "model.threads=1", "--set", "patch.files=1",
         "--set", "index.embeddings=false",
         cwd=repo, timeout=1500,
     )

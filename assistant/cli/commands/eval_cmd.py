@@ -264,7 +264,6 @@ def _run_localization(args: argparse.Namespace, ctx: CliContext) -> int:
     cases = load_cases(path, repos_dir, limit=args.limit)
     try:
         import retrieval.localize  # noqa: F401
-
         from indexer.reader import IndexReader
     except ImportError as exc:
         raise UsageError("file localization is not available in this build (retrieval.localize is missing)") from exc
