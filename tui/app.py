@@ -363,22 +363,20 @@ class AssistantApp(App[None]):
         return code.path, line, end_line
 
     def _pin(self, name: str) -> None:
-        try:
-            path = self.session.add_pin(name)
-        except AssistantError as exc:
-            self.notify(exc.hint or "", title=exc.message, severity="warning")
-            return
-        self.query_one(ContextInspector).show_pins(self.session.pins.pins())
-        self.notify(f"pinned {path}", timeout=3)
+        self._change_pin(name, pin=True)
 
     def _unpin(self, name: str) -> None:
+        self._change_pin(name, pin=False)
+
+    def _change_pin(self, name: str, *, pin: bool) -> None:
+        """/add and /drop: one path for pinning and unpinning, errors as notifications."""
         try:
-            path = self.session.drop_pin(name)
+            path = self.session.add_pin(name) if pin else self.session.drop_pin(name)
         except AssistantError as exc:
             self.notify(exc.hint or "", title=exc.message, severity="warning")
             return
         self.query_one(ContextInspector).show_pins(self.session.pins.pins())
-        self.notify(f"unpinned {path}", timeout=3)
+        self.notify(f"{'pinned' if pin else 'unpinned'} {path}", timeout=3)
 
     async def _resume(self, chat_id: str | None) -> None:
         if self.busy:
