@@ -26,8 +26,6 @@ from assistant.prompts import Snippet, ask_messages, explain_messages, render_co
 
 log = logging.getLogger(__name__)
 
-# On a CPU the prompt is kept short (first token: ~5 s at 2K tokens for the 135M model).
-CPU_ANSWER_CAP = 2048
 _CITE = re.compile(r"([\w./-]+\.\w+):(\d+)(?:-(\d+))?")
 
 
@@ -77,13 +75,11 @@ class Answer:
 
 
 def answer_budget(settings: Settings, backend: Backend, reserved: int) -> int:
-    """Tokens the context may take: the setting, the window minus the answer, and a CPU cap."""
-    window = settings.model.context_window or backend.context_window
-    answer_room = max(settings.model.max_new_tokens, settings.retrieval.answer_reserve)
-    budget = min(settings.retrieval.budget, window - answer_room - reserved)
-    if backend.device == "cpu":
-        budget = min(budget, CPU_ANSWER_CAP)
-    return max(256, budget)
+    """Tokens the context may take beside ``reserved`` prompt tokens (see :mod:`assistant.budget`)."""
+    from assistant.budget import context_budget
+
+    budget = context_budget(settings, window=backend.context_window, device=backend.device, prompt_tokens=reserved)
+    return max(256, budget.tokens)
 
 
 def _language(path: str) -> str:

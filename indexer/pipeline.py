@@ -38,6 +38,7 @@ from indexer.progress import ProgressCallback, ProgressEvent, emit
 from indexer.secrets import redact
 from indexer.tokenize import code_tokens, path_tokens
 from indexer.types import Chunk, FileSymbols, IndexStats, SkippedFile
+from indexer.vector_cache import SharedVectorCache, open_shared_cache
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class _Run:
         self.started = time.perf_counter()
         self.conn: sqlite3.Connection | None = None
         self.vocab: dict[str, int] = {}  # BM25 term ids looked up or assigned during this run
+        self.shared: SharedVectorCache | None = None  # opened when the first vectors are needed
 
     # ------------------------------------------------------------------ setup
 
@@ -216,6 +218,8 @@ class _Run:
             return self.stats
         finally:
             conn.close()
+            if self.shared is not None:
+                self.shared.close()
 
     def _phase(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -382,7 +386,7 @@ class _Run:
         settings = self.settings
         embedder = load_embedder(settings.embedding_model, backend=settings.embedding_backend,
                                  threads=settings.threads, max_tokens=settings.embed_max_tokens)
-        model_key = f"{settings.embedding_model}|{embedder.flavour}|{embedder.max_tokens}|t{EMBED_TEXT_VERSION}"
+        model_key = f"{settings.embedding_model}|{embedder.fingerprint}|{embedder.max_tokens}|t{EMBED_TEXT_VERSION}"
         collection = collection_name(self.repo, settings.embedding_model, embedder.dim)
         state: dict[str, Any] | None = store.get_meta(conn, "vector_state")
         wanted_store = {"store": "server", "url": settings.qdrant_url} if settings.qdrant_url else {"store": "edge"}
@@ -454,23 +458,37 @@ class _Run:
 
     def _vectors_for(self, conn: sqlite3.Connection, embedder: Any, chunks: list[Chunk],
                      keys: list[str]) -> np.ndarray:
-        """Vectors from the content-hash cache where possible, the model for the rest (then cached)."""
+        """Vectors from the repository's cache, then the machine's shared cache, then the model.
+
+        Whatever did not come from the repository's cache is stored there (and new vectors in
+        the shared cache too), so the next run of this repository needs neither.
+        """
         cached: dict[str, bytes] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             part = unique[start:start + 500]
             cached.update(conn.execute(f"SELECT key, vec FROM vec_cache WHERE key IN ({','.join('?' * len(part))})",
                                        part))
+        if self.shared is None:
+            self.shared = open_shared_cache(self.settings.shared_vector_cache_mb)
+        shared = self.shared
+        from_shared = shared.get_many([k for k in unique if k not in cached]) if shared else {}
         missing: dict[str, str] = {}
         for chunk, key in zip(chunks, keys, strict=True):
-            if key not in cached and key not in missing:
+            if key not in cached and key not in from_shared and key not in missing:
                 missing[key] = embedding_text(chunk)
+        fresh: list[tuple[str, bytes]] = []
         if missing:
-            fresh = embedder.embed(list(missing.values()), batch_size=self.settings.embed_batch_size)
-            rows = [(key, fresh[i].astype(np.float32).tobytes()) for i, key in enumerate(missing)]
+            vectors = embedder.embed(list(missing.values()), batch_size=self.settings.embed_batch_size)
+            fresh = [(key, vectors[i].astype(np.float32).tobytes()) for i, key in enumerate(missing)]
+        if fresh or from_shared:
             with store.transaction(conn):
-                conn.executemany("INSERT OR REPLACE INTO vec_cache(key, vec) VALUES (?, ?)", rows)
-            cached.update(rows)
+                conn.executemany("INSERT OR REPLACE INTO vec_cache(key, vec) VALUES (?, ?)",
+                                 [*fresh, *from_shared.items()])
+            cached.update(fresh)
+            cached.update(from_shared)
+        if shared and fresh:
+            shared.put_many(fresh)
         self.stats.chunks_embedded += len(missing)
         self.stats.vectors_reused += len(chunks) - sum(1 for k in keys if k in missing)
         if not chunks:

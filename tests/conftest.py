@@ -18,7 +18,8 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     """Keep tests away from the developer's real config and settings variables.
 
     The model cache is shared on purpose (``REPO_ASSISTANT_CACHE_DIR`` is left as
-    it is) so the embedded model is converted once per machine, not per test.
+    it is) so the embedded model is converted once per machine, not per test; the
+    shared vector cache is not (each test starts with an empty one).
     """
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
@@ -26,6 +27,8 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     for name in list(os.environ):
         if name.startswith("REPO_ASSISTANT_") and name != "REPO_ASSISTANT_CACHE_DIR":
             monkeypatch.delenv(name, raising=False)
+    # Vectors are cached machine-wide by content: per test, so a test never sees another's.
+    monkeypatch.setenv("REPO_ASSISTANT_VECTOR_CACHE_DIR", str(home / "vectors"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

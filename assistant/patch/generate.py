@@ -49,6 +49,9 @@ Progress = Callable[[str], None]
 SUMMARY_TOKENS = 120
 EXPLAIN_DIFF_CHARS = 6000
 PROMPT_MARGIN_TOKENS = 64
+# A patch prompt must hold whole files, so a small model on a CPU gets more room than a chat
+# context (retrieval.budget.SMALL_CPU_MODEL_BUDGET) though prefill is just as slow.
+PATCH_CPU_PROMPT_BUDGET = 4_096
 
 
 @dataclass
@@ -200,17 +203,16 @@ def _family_of(backend: Backend, settings: Settings) -> tuple[str | None, str]:
 def prompt_budget(backend: Backend, settings: Settings, sized_name: str) -> int:
     """Tokens the whole prompt and answer may take: ``min(retrieval.budget, window)``.
 
-    A small model on a CPU prefills slowly, so, as for context building, its
-    default budget is capped (an explicitly configured budget is kept).
+    A small model on a CPU prefills slowly, so, as for chat contexts, its default
+    budget is capped (an explicitly configured budget is kept).
     """
     from assistant.config import RetrievalSettings
-    from retrieval.budget import SMALL_CPU_MODEL_BUDGET
 
     configured = settings.retrieval.budget
     size = model_size_b(sized_name)
     small_cpu = str(backend.device).startswith("cpu") and size is not None and size < SMALL_MODEL_PARAMS_B
     if small_cpu and configured == RetrievalSettings().budget:
-        configured = SMALL_CPU_MODEL_BUDGET
+        configured = PATCH_CPU_PROMPT_BUDGET
     return min(configured, backend.context_window)
 
 

@@ -129,3 +129,47 @@ def test_vector_cache_avoids_re_embedding_moved_code(tmp_path: Path) -> None:
     with IndexReader.open(repo, settings) as reader:
         hit = reader.vector_search("round a price to cents", k=1)[0][0]
         assert (hit.symbol, hit.start_line) == ("round_price", 5)
+
+
+def test_shared_cache_lets_a_second_clone_skip_the_model(tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+
+    first = _repo(tmp_path)
+    settings = IndexSettings(threads=1)
+    assert index_repository(first, settings).chunks_embedded == 3
+    clone = tmp_path / "clone"
+    shutil.copytree(first, clone, ignore=shutil.ignore_patterns(".repo-assistant"))
+    stats = index_repository(clone, settings)
+    assert (stats.chunks_embedded, stats.vectors_reused, stats.vector_points) == (0, 3, 3)
+    with IndexReader.open(first, settings) as a, IndexReader.open(clone, settings) as b:
+        hit_a, score_a = a.vector_search("reserve items in the warehouse", k=1)[0]
+        hit_b, score_b = b.vector_search("reserve items in the warehouse", k=1)[0]
+        assert hit_a.symbol == hit_b.symbol == "reserve_stock"
+        assert np.isclose(score_a, score_b)
+    # turned off, a third clone embeds everything itself
+    third = tmp_path / "third"
+    shutil.copytree(first, third, ignore=shutil.ignore_patterns(".repo-assistant"))
+    off = IndexSettings(threads=1, shared_vector_cache_mb=0)
+    assert index_repository(third, off).chunks_embedded == 3
+
+
+def test_shared_cache_is_bounded_and_never_breaks_indexing(tmp_path: Path) -> None:
+    from indexer.vector_cache import SharedVectorCache, shared_cache_dir
+
+    cache = SharedVectorCache(tmp_path / "bounded", max_mb=1)  # ~590 vectors
+    rows = [(f"k{i}", bytes(1536)) for i in range(1000)]
+    cache.put_many(rows[:600])
+    cache.put_many(rows[600:])
+    kept = cache.get_many([k for k, _ in rows])
+    assert len(kept) == cache.max_rows and "k999" in kept and "k0" not in kept  # the oldest went first
+    cache.close()
+
+    # an unusable cache file is a logged miss, not a failed run
+    directory = shared_cache_dir()
+    directory.mkdir(parents=True)
+    (directory / "vectors.sqlite").write_bytes(b"this is not a database" * 100)
+    repo = _repo(tmp_path)
+    stats = index_repository(repo, IndexSettings(threads=1))
+    assert stats.chunks_embedded == stats.vector_points == 3

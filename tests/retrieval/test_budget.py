@@ -21,7 +21,7 @@ def test_small_cpu_model_cap_applies_only_to_the_default() -> None:
     settings = RetrievalSettings()
     capped = effective_budget(settings, 8_192, default_cap=SMALL_CPU_MODEL_BUDGET)
     assert capped.capped and capped.tokens == SMALL_CPU_MODEL_BUDGET - settings.answer_reserve
-    assert "small CPU model" in capped.explain()
+    assert "model on a CPU" in capped.explain()
     explicit = effective_budget(settings, 8_192, explicit=True, default_cap=SMALL_CPU_MODEL_BUDGET)
     assert not explicit.capped and explicit.tokens == 8_192 - settings.answer_reserve
     flag = effective_budget(settings, 8_192, requested=6_000, default_cap=SMALL_CPU_MODEL_BUDGET)
@@ -49,3 +49,29 @@ def test_estimate_over_counts_a_real_tokenizer() -> None:
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     code = Path(__file__).read_text()
     assert estimate_tokens(code) >= len(tokenizer.encode(code, add_special_tokens=False).ids)
+
+
+def test_reserve_covers_the_answer_and_the_rest_of_the_prompt() -> None:
+    settings = RetrievalSettings(budget=16_000, answer_reserve=1_024)
+    budget = effective_budget(settings, 8_192, answer_tokens=2_000, prompt_tokens=300)
+    assert budget.tokens == 8_192 - 2_000 - 300 and budget.reserve == 2_300
+    assert "prompt (300 tokens)" in budget.explain()
+
+
+def test_context_command_ask_and_tui_share_one_rule() -> None:
+    from types import SimpleNamespace
+
+    from assistant.answer import answer_budget
+    from assistant.budget import context_budget
+    from assistant.config import Settings
+
+    settings = Settings()
+    cpu = SimpleNamespace(context_window=8_192, device="cpu")
+    shown = context_budget(settings, window=8_192, device="cpu")  # what `repo-assistant context` prints
+    assert shown.capped and shown.tokens == SMALL_CPU_MODEL_BUDGET - settings.retrieval.answer_reserve
+    assert answer_budget(settings, cpu, 0) == shown.tokens  # what `ask` and the TUI pack
+    assert answer_budget(settings, cpu, 500) == shown.tokens - 500
+    gpu = SimpleNamespace(context_window=8_192, device="cuda")
+    assert answer_budget(settings, gpu, 0) == 8_192 - settings.retrieval.answer_reserve
+    settings.retrieval.budget = 6_000  # explicit: never capped
+    assert answer_budget(settings, cpu, 0) == 6_000 - settings.retrieval.answer_reserve

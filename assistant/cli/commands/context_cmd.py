@@ -52,29 +52,14 @@ def model_window(settings: Settings) -> tuple[int, str]:
         return DEFAULT_WINDOW, "default"
 
 
-def small_cpu_model_cap(settings: Settings) -> int | None:
-    """A lower default budget for the embedded model on a CPU (slow prefill), else None."""
-    from retrieval.budget import SMALL_CPU_MODEL_BUDGET
-
-    try:
-        from assistant.models.presets import EMBEDDED, get_preset
-    except ImportError:
-        return None
-    preset = get_preset(settings.model.name)
-    if preset is None or preset.name != EMBEDDED:
-        return None
-    return None if settings.model.device.startswith(("cuda", "mps")) else SMALL_CPU_MODEL_BUDGET
-
-
 def context_budget(ctx: CliContext, requested: int | None) -> tuple[Any, Callable[[str], int], str]:
-    """``(Budget, counter, counter name)`` for this repository's settings and model."""
-    from retrieval.budget import effective_budget
+    """``(Budget, counter, counter name)``: the budget ``ask`` and the TUI would use (before history)."""
+    from assistant.budget import context_budget as budget_rule
+    from assistant.budget import expected_device
 
     counter, counter_name = model_token_counter(ctx.settings)
     window, _source = model_window(ctx.settings)
-    explicit = ctx.loaded.sources.get("retrieval.budget", "default") != "default"
-    budget = effective_budget(ctx.settings.retrieval, window, requested, explicit=explicit,
-                              default_cap=small_cpu_model_cap(ctx.settings))
+    budget = budget_rule(ctx.settings, window=window, device=expected_device(ctx.settings), requested=requested)
     return budget, counter, counter_name
 
 
