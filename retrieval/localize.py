@@ -38,8 +38,10 @@ FILE_RRF_K = 10  # small: the head of each file ranking matters most
 CHUNK_RRF_K = 60
 WEIGHTS = {"bm25": 1.0, "vector": 1.0, "symbol": 1.0, "path": 1.0, "frame": 1.5}
 CHUNKS_PER_FILE = 3
-TEST_PRIOR = 0.3
-DOC_PRIOR = 0.3
+# Measured on the SWE-bench Lite dev set (bench/localization.py, 62 issues, hybrid): priors of
+# 0.3 → 0.1 moved R@5 0.758 → 0.774 and the gold file in 16K 0.919 → 0.935; 0.03 changed nothing.
+TEST_PRIOR = 0.1
+DOC_PRIOR = 0.1
 # Languages (as the indexer names them) of files that are data or prose, not code.
 TEXT_LANGUAGES = frozenset({"markdown", "text", "json", "yaml", "toml", "ini", "xml", ""})
 
