@@ -79,9 +79,12 @@ def test_ctrl_c_leaves_a_valid_partial_report_and_rerun_finishes(tmp_path: Path)
     suite = _suite(tmp_path / "slow.jsonl", 8, sleep_s=0.6)
     out = tmp_path / "run"
     exe = Path(sys.executable).with_name("repo-assistant")
+    # A test run started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python keeps an ignored SIGINT ignored: give the child the default disposition back.
     proc = subprocess.Popen([str(exe), "eval", "tasks", str(suite), "--reference", "--n", "1", "--k", "1",
                              "--workers", "1", "--out", str(out)], cwd=tmp_path, env=os.environ.copy(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         samples = out / "samples.jsonl"
