@@ -171,7 +171,6 @@ class _Run:
         self.started = time.perf_counter()
         self.conn: sqlite3.Connection | None = None
         self.vocab: dict[str, int] = {}  # BM25 term ids looked up or assigned during this run
-        self.shared: SharedVectorCache | None = None  # opened when the first vectors are needed
 
     # ------------------------------------------------------------------ setup
 
@@ -218,8 +217,6 @@ class _Run:
             return self.stats
         finally:
             conn.close()
-            if self.shared is not None:
-                self.shared.close()
 
     def _phase(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -408,6 +405,7 @@ class _Run:
         previous_snapshot = state.get("snapshot") if compatible and state else None
         added: list[tuple[str, str]] = []
         last_publish = time.perf_counter()
+        shared = open_shared_cache(settings.shared_vector_cache_mb)
         try:
             writer.delete(to_delete)
             emit(self.progress, "embedding", 0, len(to_add), "BM25 search is ready; embedding chunks")
@@ -418,8 +416,9 @@ class _Run:
                 ids = to_add[start:start + EMBED_GROUP]
                 found = store.fetch_chunks(conn, ids)
                 chunks = [found[c] for c in ids if c in found]
-                keys = [_cache_key(model_key, embedding_text(c)) for c in chunks]
-                vectors = self._vectors_for(conn, embedder, chunks, keys)
+                texts = [embedding_text(c) for c in chunks]
+                keys = [_cache_key(model_key, text) for text in texts]
+                vectors = self._vectors_for(conn, embedder, shared, texts, keys)
                 writer.upsert(chunks, vectors)
                 added.extend((c.id, k) for c, k in zip(chunks, keys, strict=True))
                 emit(self.progress, "embedding", min(start + EMBED_GROUP, len(to_add)), len(to_add),
@@ -435,6 +434,9 @@ class _Run:
         except BaseException:
             writer.abort()
             raise
+        finally:
+            if shared is not None:
+                shared.close()
         self._phase("embedding", t)
 
     def _publish(self, conn: sqlite3.Connection, writer: Any, added: list[tuple[str, str]], deleted: list[str],
@@ -456,27 +458,19 @@ class _Run:
         writer.cleanup([s for s in (snapshot, previous) if s])
         return snapshot
 
-    def _vectors_for(self, conn: sqlite3.Connection, embedder: Any, chunks: list[Chunk],
-                     keys: list[str]) -> np.ndarray:
+    def _vectors_for(self, conn: sqlite3.Connection, embedder: Any, shared: SharedVectorCache | None,
+                     texts: list[str], keys: list[str]) -> np.ndarray:
         """Vectors from the repository's cache, then the machine's shared cache, then the model.
 
         Whatever did not come from the repository's cache is stored there (and new vectors in
         the shared cache too), so the next run of this repository needs neither.
         """
-        cached: dict[str, bytes] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), 500):
-            part = unique[start:start + 500]
-            cached.update(conn.execute(f"SELECT key, vec FROM vec_cache WHERE key IN ({','.join('?' * len(part))})",
-                                       part))
-        if self.shared is None:
-            self.shared = open_shared_cache(self.settings.shared_vector_cache_mb)
-        shared = self.shared
-        from_shared = shared.get_many([k for k in unique if k not in cached]) if shared else {}
+        cached = store.vectors_by_key(conn, "vec_cache", keys)
+        from_shared = shared.get_many(k for k in keys if k not in cached) if shared else {}
         missing: dict[str, str] = {}
-        for chunk, key in zip(chunks, keys, strict=True):
-            if key not in cached and key not in from_shared and key not in missing:
-                missing[key] = embedding_text(chunk)
+        for text, key in zip(texts, keys, strict=True):
+            if key not in cached and key not in from_shared:
+                missing.setdefault(key, text)
         fresh: list[tuple[str, bytes]] = []
         if missing:
             vectors = embedder.embed(list(missing.values()), batch_size=self.settings.embed_batch_size)
@@ -490,8 +484,8 @@ class _Run:
         if shared and fresh:
             shared.put_many(fresh)
         self.stats.chunks_embedded += len(missing)
-        self.stats.vectors_reused += len(chunks) - sum(1 for k in keys if k in missing)
-        if not chunks:
+        self.stats.vectors_reused += len(keys) - sum(1 for k in keys if k in missing)
+        if not keys:
             return np.zeros((0, embedder.dim), dtype=np.float32)
         return np.stack([np.frombuffer(cached[k], dtype=np.float32) for k in keys])
 

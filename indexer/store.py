@@ -176,6 +176,16 @@ def json_list(text: str) -> list[str]:
     return list(json.loads(text))
 
 
+def vectors_by_key(conn: sqlite3.Connection, table: str, keys: Iterable[str]) -> dict[str, bytes]:
+    """``{key: vec}`` for the keys present in a ``(key, vec)`` table (the repository's or the shared cache)."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, bytes] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        found.update(conn.execute(f"SELECT key, vec FROM {table} WHERE key IN ({','.join('?' * len(part))})", part))
+    return found
+
+
 def fetch_chunks(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Chunk]:
     """Chunks by id (missing ids are simply absent: they were replaced since the caller looked)."""
     wanted = list(dict.fromkeys(ids))

@@ -19,10 +19,11 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from assistant.paths import user_cache_dir
+from indexer.store import vectors_by_key
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class SharedVectorCache:
 
     def __init__(self, directory: Path, max_mb: int) -> None:
         self.max_rows = max(1, max_mb * 1_000_000 // ROW_BYTES_ESTIMATE)
+        self.rows = 0  # rows at the last count plus those put since (a replaced key counts as new)
         self.conn: sqlite3.Connection | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -49,22 +51,19 @@ class SharedVectorCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
+            self.rows = conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
             self.conn = conn
         except (OSError, sqlite3.Error) as exc:
             log.warning("shared vector cache unavailable (%s): embedding everything", exc)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         if self.conn is None:
-            return found
+            return {}
         try:
-            for start in range(0, len(keys), 500):
-                part = list(keys[start:start + 500])
-                found.update(self.conn.execute(
-                    f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})", part))
+            return vectors_by_key(self.conn, "vectors", keys)
         except sqlite3.Error as exc:
             log.warning("shared vector cache read failed (%s)", exc)
-        return found
+            return {}
 
     def put_many(self, rows: Iterable[tuple[str, bytes]]) -> None:
         if self.conn is None:
@@ -75,10 +74,13 @@ class SharedVectorCache:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("INSERT OR REPLACE INTO vectors(key, vec) VALUES (?, ?)", rows)
-            excess = self.conn.execute("SELECT count(*) FROM vectors").fetchone()[0] - self.max_rows
-            if excess > 0:  # rowids grow with insertion: the smallest are the oldest
-                self.conn.execute("DELETE FROM vectors WHERE rowid IN "
-                                  "(SELECT rowid FROM vectors ORDER BY rowid LIMIT ?)", (excess,))
+            self.rows += len(rows)
+            if self.rows > self.max_rows:  # count only when the cap may have been passed
+                count = self.conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
+                if count > self.max_rows:  # rowids grow with insertion: the smallest are the oldest
+                    self.conn.execute("DELETE FROM vectors WHERE rowid IN "
+                                      "(SELECT rowid FROM vectors ORDER BY rowid LIMIT ?)", (count - self.max_rows,))
+                self.rows = min(count, self.max_rows)
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.warning("shared vector cache write failed (%s)", exc)
