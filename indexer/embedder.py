@@ -9,7 +9,7 @@ torch encodes ~33 code chunks/s on 2 cores).  :mod:`indexer.onnx_export` exports
 the same transformer once per model (cached in the user cache dir, keyed by the
 weights' hash), with dynamic batch/sequence axes and the attention mask as a real
 input, and quantises it to int8 only when the quantised vectors stay within cosine
-0.99 of the fp32 ones on a fixed sample.  Pooling and normalisation are done here
+0.99 of the torch ones on a fixed sample.  Pooling and normalisation are done here
 exactly as the model's sentence-transformers config says.  ``backend="torch"``
 forces the reference implementation.
 
@@ -24,7 +24,7 @@ import abc
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,10 @@ class OnnxEmbedder(Embedder):
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if threads > 1 else "0")
         # Smaller work blocks balance the two threads better on these short sequences (+2-3%).
         options.add_session_config_entry("session.dynamic_block_base", "4")
-        self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        from indexer.onnx_export import SLOW_CPU_FUSIONS
+
+        self.session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"],
+                                            disabled_optimizers=list(SLOW_CPU_FUSIONS))
         self.threads = threads
 
     def set_max_tokens(self, max_tokens: int) -> None:
@@ -142,23 +145,9 @@ class OnnxEmbedder(Embedder):
     def embed(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         if not texts:
             return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
-        limit = self.max_tokens * 8  # characters: never tokenise megabytes to keep 256 tokens
-        encodings = self.tokenizer.encode_batch([t[:limit] for t in texts])
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         out: np.ndarray | None = None
-        for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
-            width = max(len(encodings[i].ids) for i in index)
-            ids = np.zeros((len(index), width), dtype=np.int64)
-            mask = np.zeros((len(index), width), dtype=np.int64)
-            for row, i in enumerate(index):
-                seq = encodings[i].ids
-                ids[row, :len(seq)] = seq
-                mask[row, :len(seq)] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(None, feeds)[0]
+        for index, mask, outputs in self.batches(texts, batch_size):
+            hidden = outputs[0]
             if self.mode == "cls":
                 vectors = hidden[:, 0, :]
             else:
@@ -171,6 +160,25 @@ class OnnxEmbedder(Embedder):
             out[index] = vectors
         assert out is not None
         return out
+
+    def batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, list[Any]]]:
+        """``(text indices, attention mask, session outputs)`` per batch of similar-length texts."""
+        limit = self.max_tokens * 8  # characters: never tokenise megabytes to keep 256 tokens
+        encodings = self.tokenizer.encode_batch([t[:limit] for t in texts])
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            width = max(len(encodings[i].ids) for i in index)
+            ids = np.zeros((len(index), width), dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            for row, i in enumerate(index):
+                seq = encodings[i].ids
+                ids[row, :len(seq)] = seq
+                mask[row, :len(seq)] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.input_names:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            yield index, mask, self.session.run(None, feeds)
 
 
 class TorchEmbedder(Embedder):

@@ -42,6 +42,36 @@ def test_onnx_vectors_match_sentence_transformers() -> None:
     assert float(single @ reference[3]) >= 0.99
 
 
+def test_smoothing_is_exact_in_fp32_and_narrows_the_outlier_channels(tmp_path: Path) -> None:
+    """SmoothQuant rewrites weights and inserts per-channel Muls: in fp32 the vectors must not move,
+    while the feed-forward input's widest channel shrinks (what int8 gains from it)."""
+    import numpy as np
+    import onnx
+
+    from indexer.embedder import OnnxEmbedder, load_embedder, resolve_model_path
+    from indexer.onnx_export import _activation_maxima, _smooth, _smoothable, calibration_sample, verification_sample
+
+    shipped = load_embedder("all-MiniLM-L6-v2", backend="auto", threads=1)
+    assert isinstance(shipped, OnnxEmbedder)
+    fp32 = shipped.onnx_path.with_name("model.onnx")
+    model_dir = Path(resolve_model_path("all-MiniLM-L6-v2"))
+    smoothed = tmp_path / "smoothed.onnx"
+    count = _smooth(fp32, smoothed, model_dir, calibration_sample()[:40], 0.7)
+    assert count == 18  # 6 layers x (attention input, feed-forward in, feed-forward out)
+    texts = verification_sample()[:24]
+    plain = OnnxEmbedder("plain", model_dir, fp32, "onnx-fp32", 1, 128).embed(texts)
+    ours = OnnxEmbedder("smoothed", model_dir, smoothed, "onnx-fp32", 1, 128).embed(texts)
+    assert float((plain * ours).sum(axis=1).min()) >= 0.9999
+    graph = onnx.load(str(smoothed), load_external_data=False).graph
+    assert sum(n.op_type == "Mul" and n.name.endswith("/smooth") for n in graph.node) == 18
+    assert not any(n.op_type in ("SkipLayerNormalization", "BiasGelu") for n in graph.node)
+    ffn_out = next(name for name, (x, _) in _smoothable(onnx.load(str(fp32)).graph).items()
+                   if "layer.0/output/dense" in name)
+    before = _activation_maxima(fp32, model_dir, texts, [_smoothable(onnx.load(str(fp32)).graph)[ffn_out][0]])
+    after = _activation_maxima(smoothed, model_dir, texts, [f"{ffn_out}/smoothed_input"])
+    assert np.max(next(iter(after.values()))) < 0.5 * np.max(next(iter(before.values())))
+
+
 def _repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     repo.mkdir()
