@@ -33,6 +33,13 @@ _SINGLE_NAME = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(?:\(\s*\))?")
 _FILE_SUFFIX = re.compile(r"\.(?:" + _EXTENSIONS + r")$")
 _CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Messages a program printed: exception text ("ValueError: bad input", pytest's "E   ..."
+# lines) and log-style lines ("WARNING: no number is assigned for table:").
+_EXCEPTION_MESSAGE = re.compile(r"^[\s>E]*[\w.]*(?:Error|Exception|Warning|Exit)\s*:\s*(.{8,})$", re.M)
+_LOG_MESSAGE = re.compile(r"^\s*(?:WARNING|ERROR|CRITICAL|Warning|Error|warning|error)\s*:\s*(.{8,})$", re.M)
+_FENCED = re.compile(r"```.*?```", re.S)
+_MESSAGE_WORD = re.compile(r"[a-z]+")
+MESSAGE_MIN_WORDS = 3
 
 # Prose words that look like code because of capitals (sentence starts are lower-cased
 # before the CamelCase test, so only mixed-case words reach it).
@@ -58,6 +65,7 @@ class QueryAnalysis:
     dotted: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     frames: list[StackFrame] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # quoted error/warning text (see message_words)
 
     @property
     def names(self) -> list[str]:
@@ -75,6 +83,28 @@ class QueryAnalysis:
             if frame.function and not frame.function.startswith("<"):
                 names.setdefault(frame.function.rsplit(".", 1)[-1], None)
         return list(names)
+
+
+def message_words(text: str) -> list[str]:
+    """The lower-case words of a message, as compared between an issue and string literals in code
+    (placeholders such as ``%s`` or ``{name}`` reduce to a letter or a word and break no run)."""
+    return _MESSAGE_WORD.findall(text.lower())
+
+
+def _messages(text: str) -> list[str]:
+    """Error and warning text the issue quotes, and backticked phrases of several words.
+
+    The code that prints a message is often where the fix goes, and a message is a phrase,
+    not a bag of words: BM25 sees "no number is assigned for table" as six common words.
+    """
+    found: list[str] = []
+    unfenced = _FENCED.sub(" ", text)  # inline spans only: fences would pair the wrong backticks
+    for pattern, source in ((_EXCEPTION_MESSAGE, text), (_LOG_MESSAGE, text), (_BACKTICKED, unfenced)):
+        for m in pattern.finditer(source):
+            message = m.group(1).strip()
+            if len(message_words(message)) >= MESSAGE_MIN_WORDS:
+                _add(found, message)
+    return found
 
 
 def is_code_identifier(word: str) -> bool:
@@ -100,8 +130,8 @@ def _add(target: list[str], value: str) -> None:
 
 
 def analyze_query(text: str) -> QueryAnalysis:
-    """Extract identifiers, dotted paths, file paths and stack-trace frames from ``text``."""
-    analysis = QueryAnalysis(text=text)
+    """Extract identifiers, dotted paths, file paths, stack-trace frames and messages from ``text``."""
+    analysis = QueryAnalysis(text=text, messages=_messages(text))
     frames: list[StackFrame] = []
     for m in _PY_FRAME.finditer(text):
         frames.append(StackFrame(m.group(1).replace("\\", "/"), int(m.group(2)), m.group(3) or ""))

@@ -90,3 +90,16 @@ def test_file_names_and_domains_are_not_dotted_modules() -> None:
     a = analyze_query("see docs/pricing.md, write to shop.db, mail a.meyer@example.org about shopcore.pricing.tax")
     assert "shopcore.pricing.tax" in a.dotted
     assert "pricing.md" not in a.dotted
+
+
+def test_quoted_messages_are_recognised() -> None:
+    text = ("Checkout warns:\n\n`WARNING: no number is assigned for table:`\n\n"
+            "```\nTraceback (most recent call last):\nValueError: could not convert the thing\n"
+            "E   AssertionError: assert b'' == b'42'\n```\n"
+            "Use `foo` and `bar` (single names are identifiers, not messages).")
+    messages = analyze_query(text).messages
+    assert "could not convert the thing" in messages
+    assert "assert b'' == b'42'" in messages
+    assert "WARNING: no number is assigned for table:" in messages
+    assert not any(m in ("foo", "bar") or "Use" in m for m in messages)
+    assert analyze_query("prices are wrong for coupons").messages == []

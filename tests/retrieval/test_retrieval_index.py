@@ -18,7 +18,8 @@ from assistant.config import IndexSettings, RetrievalSettings
 from assistant.errors import RetrievalError
 from retrieval.budget import estimate_tokens
 from retrieval.context import build_context
-from retrieval.localize import localization_context, localize
+from retrieval.localize import _message_files, localization_context, localize
+from retrieval.query import analyze_query
 from retrieval.repo_map import build_repo_map
 from retrieval.search import aggregate_files, effective_mode, search
 from retrieval.types import Target
@@ -177,3 +178,22 @@ def test_localize_sample_issues(indexed: tuple, issue: str, gold: str) -> None:
     assert any(c.path == gold for c in packed)
     assert sum(estimate_tokens(f"### {c.path} (lines {c.start_line}-{c.end_line})\n{c.text}\n")
                for c in packed) <= 2000
+
+
+def test_a_quoted_error_message_finds_the_code_that_raises_it(indexed: tuple) -> None:
+    """The message is a phrase of common words (BM25 alone spreads it over every file that talks
+    about products); the string literal that prints it pins the file."""
+    reader, _ = indexed
+    issue = ("Checkout refuses a listed product\n\nPlacing an order for a product we still sell fails with\n"
+             "`ValidationError: product TEA-001 is no longer available`.\n")
+    assert _message_files(analyze_query(issue), reader)[:1] == ["shopcore/services/order_service.py"]
+    assert localize(reader, issue, k=3).paths()[0] == "shopcore/services/order_service.py"
+
+
+def test_the_title_is_the_first_line_only_when_a_body_follows() -> None:
+    from retrieval.localize import issue_title
+
+    assert issue_title("# Coupon VAT too high\n\nSteps: apply FIXED10 ...") == "Coupon VAT too high"
+    assert issue_title("  \nReport misses the last day\nThe daily report ...") == "Report misses the last day"
+    assert issue_title("why are orders of the last day missing?") == ""  # a one-line question has no title
+    assert issue_title("x" * 300 + "\nmore") == ""  # a paragraph is not a title
