@@ -466,7 +466,7 @@ def _activation_maxima(source: Path, model_dir: Path, texts: list[str], names: l
         maxima: dict[str, np.ndarray] = {}
         for _, mask, outputs in embedder.batches(texts, 16):
             real = mask.astype(bool)
-            for name, value in zip(names, outputs[1:]):
+            for name, value in zip(names, outputs[1:], strict=True):
                 channel_max = np.abs(value[real]).max(axis=0)
                 maxima[name] = np.maximum(maxima[name], channel_max) if name in maxima else channel_max
         return maxima

@@ -30,9 +30,9 @@ from collections.abc import Callable, Sequence
 
 from assistant.config import RetrievalSettings
 from indexer.languages import detect_language
+from indexer.tokenize import code_tokens
 from indexer.types import Chunk
 from retrieval.fusion import rrf_fuse
-from indexer.tokenize import code_tokens
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens, message_words
 from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_index, symbol_matches
 from retrieval.types import FileHit, Localization, SearchHit

@@ -49,7 +49,13 @@ def test_smoothing_is_exact_in_fp32_and_narrows_the_outlier_channels(tmp_path: P
     import onnx
 
     from indexer.embedder import OnnxEmbedder, load_embedder, resolve_model_path
-    from indexer.onnx_export import _activation_maxima, _smooth, _smoothable, calibration_sample, verification_sample
+    from indexer.onnx_export import (
+        _activation_maxima,
+        _smooth,
+        _smoothable,
+        calibration_sample,
+        verification_sample,
+    )
 
     shipped = load_embedder("all-MiniLM-L6-v2", backend="auto", threads=1)
     assert isinstance(shipped, OnnxEmbedder)
