@@ -328,7 +328,8 @@ def _quantise(fp32: Path, out: Path, check: Checker, model_dir: Path) -> dict[st
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     info: dict[str, object] = {}
-    source = _smoothed_or_none(fp32, out.with_name("model-smoothed.onnx"), check, model_dir, info) or fp32
+    smoothed = out.with_name("model-smoothed.onnx")
+    source = _smoothed_or_none(fp32, smoothed, check, model_dir, info) or fp32
     graph = onnx.load(str(source), load_external_data=False).graph
     tmp = out.with_name(f"{out.stem}.{os.getpid()}.tmp.onnx")
 
@@ -361,7 +362,7 @@ def _quantise(fp32: Path, out: Path, check: Checker, model_dir: Path) -> dict[st
             info.update(file=out.name, flavour="onnx-int8")
     finally:
         tmp.unlink(missing_ok=True)
-        out.with_name("model-smoothed.onnx").unlink(missing_ok=True)
+        smoothed.unlink(missing_ok=True)
     return info
 
 
