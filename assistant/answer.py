@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.errors import AssistantError, IndexMissingError, UsageError
 from assistant.models.base import Backend, ChatMessage, GenerationParams, GenerationStats
 from assistant.prompts import Snippet, ask_messages, explain_messages, render_context
+from base.config import Settings
+from base.errors import AssistantError, IndexMissingError, UsageError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.config import RetrievalSettings, Settings
+from base.config import RetrievalSettings, Settings
 from retrieval.budget import SMALL_CPU_MODEL_BUDGET, Budget, effective_budget
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.errors import UsageError
+from base.errors import UsageError
 
 
 @dataclass(frozen=True)

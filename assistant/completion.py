@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.errors import AssistantError, IndexMissingError, UsageError
 from assistant.models.base import Backend, GenerationParams, GenerationStats
 from assistant.models.families import ModelFamily, build_completion_prompt
+from base.config import Settings
+from base.errors import AssistantError, IndexMissingError, UsageError
 
 log = logging.getLogger(__name__)
 

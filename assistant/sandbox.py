@@ -59,7 +59,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import SandboxError
+from base.errors import SandboxError
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000

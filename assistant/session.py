@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat import Citation, ParsedInput, Turn, find_citations, find_named_files, parse_input
-from assistant.config import Settings
-from assistant.errors import (
+from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
+from base.config import Settings
+from base.errors import (
     GenerationCancelled,
     IndexMissingError,
     PatchError,
     UsageError,
 )
-from assistant.paths import ensure_dir, repo_data_dir
-from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
+from base.paths import ensure_dir, repo_data_dir
 
 if TYPE_CHECKING:
     from assistant.models.base import Backend, ChatMessage, GenerationStats

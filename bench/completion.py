@@ -121,8 +121,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from assistant.completion import complete
-    from assistant.config import IndexSettings, Settings
     from assistant.models import load_backend
+    from base.config import IndexSettings, Settings
     from indexer.pipeline import index_repository
     from indexer.reader import IndexReader
 

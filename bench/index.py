@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import IndexSettings  # noqa: E402
+from base.config import IndexSettings  # noqa: E402
 from indexer.pipeline import bm25_tokens, embedding_text  # noqa: E402
 from indexer.reader import IndexReader  # noqa: E402
 from indexer.tokenize import code_tokens  # noqa: E402

@@ -147,7 +147,7 @@ def extract(archive: Path, target: Path) -> Path:
 
 def index_release(source: Path, vectors: bool) -> None:
     """Index (or bring up to date) a release; vectors only when asked."""
-    from assistant.config import IndexSettings
+    from base.config import IndexSettings
     from indexer.pipeline import index_repository
 
     settings = IndexSettings(embeddings=vectors)
@@ -217,8 +217,8 @@ def print_table(title: str, rows: dict[str, dict[str, float]], counts: dict[str,
 def token_counter() -> tuple[Callable[[str], int], str]:
     """The embedded model's tokenizer (the one the app counts with by default), else the estimate."""
     try:
-        from assistant.config import ModelSettings
         from assistant.models import token_counter as model_counter
+        from base.config import ModelSettings
 
         counter = model_counter(ModelSettings())
         counter("probe")
@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
 
-    from assistant.config import IndexSettings, RetrievalSettings
+    from base.config import IndexSettings, RetrievalSettings
     from indexer.reader import IndexReader
     from retrieval.localize import localization_context, localize
 

@@ -41,7 +41,7 @@ TASKS_DIR = ROOT / "tests" / "sample_tasks"
 
 def _prepare_repo(workdir: Path, embeddings: bool) -> Path:
     """A git copy of sample_repo with a fresh index."""
-    from assistant.config import load_settings
+    from base.config import load_settings
     from indexer.pipeline import index_repository
 
     repo = workdir / "sample_repo"
@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from assistant.config import load_settings
-    from assistant.errors import AssistantError
     from assistant.models import load_backend
     from assistant.patch.generate import PatchRequest, run_patch
+    from base.config import load_settings
+    from base.errors import AssistantError
 
     tasks = json.loads((TASKS_DIR / "tasks.json").read_text())["tasks"]
     if args.tasks:

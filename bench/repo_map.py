@@ -110,7 +110,7 @@ def stdlib_copy(cache: Path = CACHE) -> Path:
 
 def ensure_index(repo: Path, embeddings: bool = False) -> float:
     """Index ``repo`` (incrementally: instant when up to date); returns the seconds it took."""
-    from assistant.config import IndexSettings
+    from base.config import IndexSettings
     from indexer.pipeline import index_repository
 
     started = time.perf_counter()
@@ -126,7 +126,7 @@ def _pick(files: Sequence[str], candidates: Sequence[str], avoid: str = "") -> s
 
 
 def time_ours(repo: Path, files: list[str], focus: str, other: str, edited: str) -> dict[int, dict[str, float]]:
-    from assistant.config import IndexSettings
+    from base.config import IndexSettings
     from indexer.reader import IndexReader
     from indexer.types import SymbolDef
     from retrieval.budget import estimate_tokens
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     repo = (args.repo or stdlib_copy()).resolve()
     index_s = ensure_index(repo)
-    from assistant.config import IndexSettings
+    from base.config import IndexSettings
     from indexer.reader import IndexReader
 
     with IndexReader.open(repo, IndexSettings()) as reader:

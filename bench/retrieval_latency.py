@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from repo_map import ensure_index, stdlib_copy
 
-    from assistant.config import IndexSettings, ModelSettings, RetrievalSettings
+    from base.config import IndexSettings, ModelSettings, RetrievalSettings
     from indexer.reader import IndexReader
     from retrieval.context import build_context
     from retrieval.search import search

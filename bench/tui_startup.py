@@ -31,7 +31,7 @@ def import_time() -> tuple[float, str]:
 
 
 async def ready_time(repo: Path, answer: bool) -> tuple[float, float | None]:
-    from assistant.config import load_settings
+    from base.config import load_settings
     from tui.app import make_app
 
     settings = load_settings(repo).settings

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.config import IndexSettings
-from assistant.paths import DATA_DIR_NAME, PROJECT_IGNORE_NAME
+from base.config import IndexSettings
+from base.paths import DATA_DIR_NAME, PROJECT_IGNORE_NAME
 from indexer.secrets import is_secret_file
 from indexer.types import SkippedFile
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import IndexingError
+from base.errors import IndexingError
 
 log = logging.getLogger(__name__)
 

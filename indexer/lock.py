@@ -12,8 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from assistant.errors import IndexLockedError
-from assistant.paths import ensure_dir
+from base.errors import IndexLockedError
+from base.paths import ensure_dir
 from indexer.store import LOCK_NAME, index_dir
 
 

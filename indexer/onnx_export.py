@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.paths import ensure_dir, user_cache_dir
+from base.paths import ensure_dir, user_cache_dir
 
 log = logging.getLogger(__name__)
 

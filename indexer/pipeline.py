@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.config import IndexSettings
+from base.config import IndexSettings
 from indexer import store
 from indexer.bm25 import Bm25Writer
 from indexer.chunker import CHUNKER_VERSION, chunk_file

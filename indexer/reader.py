@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.config import IndexSettings
-from assistant.errors import IndexingError, IndexMissingError, RetrievalError
+from base.config import IndexSettings
+from base.errors import IndexingError, IndexMissingError, RetrievalError
 from indexer import store
 from indexer.bm25 import Bm25Searcher, load_segments, lookup_terms
 from indexer.tokenize import code_tokens

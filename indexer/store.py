@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.paths import repo_data_dir
+from base.paths import repo_data_dir
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
 # Bump when the schema, the chunker or the tokenizer changes what is stored: an index

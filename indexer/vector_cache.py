@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from assistant.paths import user_cache_dir
+from base.paths import user_cache_dir
 from indexer.store import vectors_by_key
 
 log = logging.getLogger(__name__)

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.config import IndexSettings
-from assistant.errors import IndexingError, RetrievalError
+from base.config import IndexSettings
+from base.errors import IndexingError, RetrievalError
 from indexer.store import index_dir
 from indexer.types import Chunk
 

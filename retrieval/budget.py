@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.config import RetrievalSettings
+from base.config import RetrievalSettings
 
 # The default context budget (before the reserve) for a model running on a CPU: with the
 # 1,024-token answer reserve it leaves ~2K tokens of context (first token ~5 s for the 135M model).

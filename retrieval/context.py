@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from assistant.config import RetrievalSettings
-from assistant.errors import AssistantError, RetrievalError
+from base.config import RetrievalSettings
+from base.errors import AssistantError, RetrievalError
 from indexer.tokenize import code_tokens
 from indexer.types import FileSymbols, SymbolDef
 from retrieval import render

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from assistant.config import RetrievalSettings
+from base.config import RetrievalSettings
 from indexer.languages import detect_language
 from indexer.tokenize import code_tokens
 from indexer.types import Chunk

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.config import RetrievalSettings
-from assistant.errors import RetrievalError
+from base.config import RetrievalSettings
+from base.errors import RetrievalError
 from indexer.types import Chunk, FileSymbols, SymbolDef
 from retrieval.fusion import rrf_fuse
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens

@@ -38,7 +38,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     """Run the real ``repo-assistant`` console script in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     exe = Path(sys.executable).with_name("repo-assistant")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli.main"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "cli.main"]
     return subprocess.run(
         [*command, *args], cwd=cwd, env=full_env, input=input_text, capture_output=True,
         text=True, timeout=timeout, check=False,

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from assistant import __version__
-from assistant.paths import find_repo_root
+from base.paths import find_repo_root
 from tests.conftest import run_cli
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import load_settings
-from assistant.errors import ConfigError
+from base.config import load_settings
+from base.errors import ConfigError
 from tests.conftest import run_cli
 
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("package", ["assistant", "indexer", "retrieval", "assistant.cli.main"])
+@pytest.mark.parametrize("package", ["base", "assistant", "indexer", "retrieval", "cli.main"])
 def test_core_never_imports_textual(package: str) -> None:
     code = (
         f"import importlib, sys; importlib.import_module({package!r}); "

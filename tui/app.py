@@ -7,7 +7,7 @@ Workers never touch widgets: they post the dataclass messages of
 :mod:`tui.messages`, and the ``@on`` handlers here own the screen.  A
 generation is cancelled by setting its ``threading.Event`` (Esc / Ctrl+C); the
 session then finishes the turn cleanly, saving what was streamed.  Errors from
-the core are :class:`~assistant.errors.AssistantError` and become
+the core are :class:`~base.errors.AssistantError` and become
 notifications carrying the fix; anything else is logged and notified, never a
 crash.
 
@@ -30,8 +30,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from assistant.config import Settings
-from assistant.errors import AssistantError, GenerationCancelled, UsageError
 from assistant.session import (
     AnswerDelta,
     AnswerFinished,
@@ -39,6 +37,8 @@ from assistant.session import (
     IndexProgress,
     Session,
 )
+from base.config import Settings
+from base.errors import AssistantError, GenerationCancelled, UsageError
 from tui import messages as m
 from tui.commands import AssistantCommands
 from tui.screens.confirm import ConfirmScreen

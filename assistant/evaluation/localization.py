@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import UsageError
 from assistant.evaluation.passk import bootstrap_ci, mean
 from assistant.evaluation.report import REPORT_VERSION
 from assistant.evaluation.store import REPORT_FILE, SampleStore, write_json_atomic
 from assistant.evaluation.tasks import read_jsonl
+from base.errors import UsageError
 
 KS = (1, 5, 10)
 

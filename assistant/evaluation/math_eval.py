@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import UsageError
 from assistant.evaluation.generate import chat_messages, sample_answers
 from assistant.evaluation.math_answers import answers_equivalent, extract_answer, normalize_answer
 from assistant.evaluation.passk import bootstrap_ci, wilson_ci
@@ -23,6 +22,7 @@ from assistant.evaluation.report import REPORT_VERSION, _dist
 from assistant.evaluation.store import REPORT_FILE, SampleStore, write_json_atomic
 from assistant.evaluation.tasks import BUNDLED_DIR, read_jsonl
 from assistant.models.base import GenerationParams
+from base.errors import UsageError
 
 MATH_SMALL = BUNDLED_DIR / "math_small.jsonl"
 MATH_SYSTEM = ("You are a careful mathematician. Solve the problem step by step, then give the final answer "

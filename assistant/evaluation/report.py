@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import UsageError
 from assistant.evaluation.execute import VERDICTS
 from assistant.evaluation.passk import (
     bootstrap_ci,
@@ -20,6 +19,7 @@ from assistant.evaluation.passk import (
     wilson_ci,
 )
 from assistant.evaluation.store import REPORT_FILE
+from base.errors import UsageError
 
 REPORT_VERSION = 1
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import UsageError
+from base.errors import UsageError
 
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"

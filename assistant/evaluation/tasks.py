@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import UsageError
+from base.errors import UsageError
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "data"
 HUMANEVAL_BUNDLED = BUNDLED_DIR / "HumanEval.jsonl.gz"

@@ -16,8 +16,6 @@ import functools
 import logging
 from collections.abc import Callable
 
-from assistant.config import ModelSettings
-from assistant.errors import ConfigError
 from assistant.models.base import (
     Backend,
     BatchedBackend,
@@ -29,6 +27,8 @@ from assistant.models.base import (
     sample_n,
 )
 from assistant.models.threads import set_embedder_active
+from base.config import ModelSettings
+from base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def token_counter(settings: ModelSettings) -> Callable[[str], int]:
     (a preset still downloads nothing offline), counts are estimated from the
     length of the text, erring on the high side.
     """
-    from assistant.errors import ModelUnavailableError
+    from base.errors import ModelUnavailableError
 
     remote = settings.backend.strip().lower() == "openai"
     try:

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.errors import ModelError
-from assistant.paths import ensure_dir, user_cache_dir
+from base.errors import ModelError
+from base.paths import ensure_dir, user_cache_dir
 
 log = logging.getLogger(__name__)
 

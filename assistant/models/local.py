@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.config import ModelSettings
-from assistant.errors import ModelError
 from assistant.models.base import ChatMessage, GenerationParams, GenerationStats
 from assistant.models.families import ModelFamily, config_context_window, detect_family
 from assistant.models.resolve import (
@@ -34,6 +32,8 @@ from assistant.models.resolve import (
 )
 from assistant.models.stops import safe_end
 from assistant.models.threads import apply_threads
+from base.config import ModelSettings
+from base.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from assistant.config import ModelSettings
-from assistant.errors import ConfigError, ModelError, ModelUnavailableError
 from assistant.models.base import ChatMessage, GenerationParams, GenerationStats
 from assistant.models.families import DEFAULT_CONTEXT_WINDOW, ModelFamily, detect_family, documented_family
 from assistant.models.stops import StopCutter
+from base.config import ModelSettings
+from base.errors import ConfigError, ModelError, ModelUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError, ModelUnavailableError
 from assistant.models.presets import EMBEDDED, Preset, embedded_gguf_path, get_preset
+from base.errors import ConfigError, ModelUnavailableError
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def hub_errors(source: ModelSource) -> Iterator[None]:
             "repository not found", "does not appear to have", "404", "is not a local folder",
             "local_files_only", "cannot find the requested files"))
         if not missing:
-            from assistant.errors import ModelError
+            from base.errors import ModelError
 
             raise ModelError(f"cannot load model '{source.name}': {' '.join(str(exc).split())[:300]}") from exc
         offline = os.environ.get("HF_HUB_OFFLINE") in {"1", "true", "True"} or any(

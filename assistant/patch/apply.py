@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.errors import PatchError
 from assistant.patch.changes import FileChange
 from assistant.patch.safety import UnsafePath, resolve_in_repo
-from assistant.paths import repo_data_dir
+from base.errors import PatchError
+from base.paths import repo_data_dir
 
 MANIFEST = "manifest.json"
 APPLYING, APPLIED, UNDONE = "applying", "applied", "undone"

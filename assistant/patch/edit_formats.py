@@ -97,7 +97,7 @@ def parse_format_setting(value: str) -> dict[str, str]:
     >>> parse_format_setting("qwen2.5-coder=udiff, *=whole-file")
     {'qwen2.5-coder': 'udiff', '*': 'whole-file'}
     """
-    from assistant.errors import ConfigError
+    from base.errors import ConfigError
 
     text = value.strip()
     allowed = (*FORMATS, "auto")

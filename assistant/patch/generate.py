@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.config import Settings
-from assistant.errors import GenerationCancelled, IndexMissingError, UsageError
 from assistant.models.base import Backend, ChatMessage, GenerationParams, sample_n
 from assistant.patch.candidate import Candidate, build_candidate, dedupe, judge, rank
 from assistant.patch.edit_formats import (
@@ -43,6 +41,8 @@ from assistant.patch.report import LocalizedFile, PatchReport
 from assistant.patch.safety import UnsafePath, normalise_relpath, read_target
 from assistant.patch.scratch import repo_files
 from assistant.patch.validate import validate_changes
+from base.config import Settings
+from base.errors import GenerationCancelled, IndexMissingError, UsageError
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -206,7 +206,7 @@ def prompt_budget(backend: Backend, settings: Settings, sized_name: str) -> int:
     A small model on a CPU prefills slowly, so, as for chat contexts, its default
     budget is capped (an explicitly configured budget is kept).
     """
-    from assistant.config import RetrievalSettings
+    from base.config import RetrievalSettings
 
     configured = settings.retrieval.budget
     size = model_size_b(sized_name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from assistant.paths import DATA_DIR_NAME
+from base.paths import DATA_DIR_NAME
 
 FORBIDDEN_DIRS = frozenset({".git", DATA_DIR_NAME})
 BINARY_SNIFF_BYTES = 8192

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from assistant.patch.changes import FileChange
-from assistant.paths import DATA_DIR_NAME
+from base.paths import DATA_DIR_NAME
 
 SKIP_DIRS = frozenset({".git", DATA_DIR_NAME, ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
                        ".pytest_cache", ".ruff_cache", ".tox", ".nox", "build", "dist", ".eggs"})

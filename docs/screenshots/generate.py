@@ -23,7 +23,7 @@ QUESTION = "where is the price of an order computed?"
 
 
 async def main(repo: Path) -> None:
-    from assistant.config import load_settings
+    from base.config import load_settings
     from tui.app import make_app
     from tui.widgets.prompt import PromptInput
 

@@ -36,7 +36,7 @@ def test_load_cases_reads_swebench_rows(tmp_path: Path) -> None:
         assert len(cases) == 3 and all(c.gold_files and c.issue for c in cases)
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x", "issue": "text"}\n')
-    from assistant.errors import UsageError
+    from base.errors import UsageError
 
     with pytest.raises(UsageError, match="gold_files"):
         load_cases(bad)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import SandboxError
 from assistant.sandbox import SandboxLimits, run_sandboxed, sandbox_capabilities
+from base.errors import SandboxError
 
 
 def _run(code: str, cwd: Path, **limits: object) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from assistant.config import IndexSettings
+from base.config import IndexSettings
 from indexer.discover import discover
 
 

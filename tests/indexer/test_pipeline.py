@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import IndexSettings
-from assistant.errors import IndexingError, IndexLockedError, IndexMissingError
+from base.config import IndexSettings
+from base.errors import IndexingError, IndexLockedError, IndexMissingError
 from indexer import store
 from indexer.lock import index_lock
 from indexer.pipeline import index_repository

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import IndexSettings
+from base.config import IndexSettings
 from indexer import store
 from indexer.pipeline import index_repository
 from indexer.reader import IndexReader

@@ -45,8 +45,8 @@ def make_tokenizer(special: Sequence[str], *, eos: str = "<|endoftext|>", unk: s
 @pytest.fixture(scope="session")
 def embedded_backend() -> Iterator[Any]:
     """The embedded SmolLM2 on the CPU with one thread (converted on first use, cached after)."""
-    from assistant.config import ModelSettings
     from assistant.models import load_backend
+    from base.config import ModelSettings
 
     backend = load_backend(ModelSettings(), threads=1)
     yield backend

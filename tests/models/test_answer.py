@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import ask, explain, find_symbol_span, parse_target
-from assistant.config import IndexSettings, Settings
-from assistant.errors import UsageError
+from base.config import IndexSettings, Settings
+from base.errors import UsageError
 from tests.conftest import run_cli
 
 

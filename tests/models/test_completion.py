@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from assistant.completion import complete, prepare_prompt
-from assistant.config import IndexSettings, Settings
 from assistant.models.base import GenerationParams, GenerationStats
 from assistant.models.families import detect_family
+from base.config import IndexSettings, Settings
 from tests.conftest import run_cli
 
 TARGET = "shopcore/pricing/calculator.py"

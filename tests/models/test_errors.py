@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import ModelSettings
-from assistant.errors import ConfigError, ModelError, ModelUnavailableError
 from assistant.models import load_backend
 from assistant.models.local import check_gpu_options, resolve_device
+from base.config import ModelSettings
+from base.errors import ConfigError, ModelError, ModelUnavailableError
 from tests.conftest import run_cli
 
 

@@ -13,7 +13,7 @@ from assistant.completion import (
     postprocess,
     split_at,
 )
-from assistant.errors import UsageError
+from base.errors import UsageError
 
 
 def test_mid_line_completion_keeps_one_line() -> None:

@@ -39,7 +39,7 @@ def test_resolution_of_names(tmp_path: Path) -> None:
 
 
 def test_token_counter_and_window_without_weights() -> None:
-    from assistant.config import ModelSettings
+    from base.config import ModelSettings
 
     count = token_counter(ModelSettings())
     assert count("") == 0 and count("def f():\n    return 1\n") > 3

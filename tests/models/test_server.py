@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.config import ModelSettings
-from assistant.errors import ModelError, ModelUnavailableError
 from assistant.models.base import ChatMessage, GenerationParams
 from assistant.models.openai_http import OpenAIBackend
+from base.config import ModelSettings
+from base.errors import ModelError, ModelUnavailableError
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import PatchError
 from assistant.patch import apply as apply_module
 from assistant.patch.apply import APPLIED, UNDONE, apply_changes, dirty_files, list_backups, undo
 from assistant.patch.changes import FileChange
+from base.errors import PatchError
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.errors import ConfigError
 from assistant.patch.edit_formats import (
     SEARCH_REPLACE,
     UDIFF,
@@ -24,6 +23,7 @@ from assistant.patch.edit_formats import (
     system_prompt,
     user_prompt,
 )
+from base.errors import ConfigError
 
 KNOWN = ["shopcore/pricing/tax.py", "shopcore/pricing/calculator.py", "shopcore/reports.py"]
 

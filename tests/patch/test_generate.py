@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
-from assistant.errors import IndexMissingError, UsageError
 from assistant.models.base import ChatMessage, GenerationParams, GenerationStats
 from assistant.patch.candidate import APPLIES, LINT_CLEAN, REJECTED, TESTS_PASS
 from assistant.patch.generate import PatchRequest, issue_title, run_patch
+from base.config import Settings
+from base.errors import IndexMissingError, UsageError
 
 
 class ScriptedBackend:

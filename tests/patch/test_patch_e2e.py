@@ -46,7 +46,7 @@ def _new_finding_count(before_root: Path, after_root: Path, files: list[str]) ->
 
 @pytest.mark.slow
 def test_real_model_patch_report_is_truthful(sample_repo_copy: Path, tmp_path: Path) -> None:
-    from assistant.config import load_settings
+    from base.config import load_settings
     from indexer.pipeline import index_repository
 
     repo = sample_repo_copy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from assistant.config import RetrievalSettings
+from base.config import RetrievalSettings
 from retrieval.budget import SMALL_CPU_MODEL_BUDGET, effective_budget, estimate_tokens
 
 
@@ -63,7 +63,7 @@ def test_context_command_ask_and_tui_share_one_rule() -> None:
 
     from assistant.answer import answer_budget
     from assistant.budget import context_budget
-    from assistant.config import Settings
+    from base.config import Settings
 
     settings = Settings()
     cpu = SimpleNamespace(context_window=8_192, device="cpu")

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.config import RetrievalSettings
-from assistant.errors import RetrievalError
+from base.config import RetrievalSettings
+from base.errors import RetrievalError
 from retrieval.context import build_context
 from retrieval.definitions import definitions_at, imported_files, names_near, resolve_module
 from retrieval.types import Target

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from assistant.config import IndexSettings, RetrievalSettings
+from base.config import IndexSettings, RetrievalSettings
 from retrieval.localize import localize
 from retrieval.search import effective_mode, search
 from tests.conftest import SAMPLE_REPO

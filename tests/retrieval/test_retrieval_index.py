@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.config import IndexSettings, RetrievalSettings
-from assistant.errors import RetrievalError
+from base.config import IndexSettings, RetrievalSettings
+from base.errors import RetrievalError
 from retrieval.budget import estimate_tokens
 from retrieval.context import build_context
 from retrieval.localize import _message_files, localization_context, localize

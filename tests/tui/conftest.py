@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
+from base.config import Settings
 from tests.conftest import SAMPLE_REPO
 
 MAX_NEW_TOKENS = 24

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from assistant.config import Settings
 from assistant.session import Session
+from base.config import Settings
 from tests.tui.conftest import tui_settings
 from tests.tui.fakes import ScriptedBackend
 from tui import messages as m

@@ -14,7 +14,7 @@ from assistant.chat import (
     fuzzy_filter,
     parse_input,
 )
-from assistant.errors import UsageError
+from base.errors import UsageError
 
 FILES = [
     "shopcore/models/order.py",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from assistant.config import Settings
+from base.config import Settings
 from tests.tui.conftest import tui_settings
 from tests.tui.fakes import ScriptedBackend
 from tests.tui.scripts import reply

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import Settings
+from base.config import Settings
 from tests.tui.conftest import tui_settings
 from tui import messages as m
 from tui.app import AssistantApp, make_app

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from assistant.chat import Citation, Turn
-from assistant.config import Settings
-from assistant.errors import UsageError
 from assistant.session import SavedChat, Session, SessionStore
+from base.config import Settings
+from base.errors import UsageError
 
 
 def test_store_round_trip_and_ordering(tmp_path: Path) -> None:

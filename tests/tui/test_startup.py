@@ -9,7 +9,7 @@ from tests.conftest import PROJECT_ROOT, run_cli
 
 
 def test_tui_import_loads_no_model_library() -> None:
-    code = ("import sys, tui.app, assistant.cli.commands.tui_cmd; "
+    code = ("import sys, tui.app, cli.commands.tui_cmd; "
             "print(','.join(m for m in ('torch', 'transformers', 'sentence_transformers', 'onnxruntime', 'qdrant_client')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)

@@ -7,7 +7,7 @@ import json
 
 from rich.table import Table
 
-from assistant.cli.registry import CliContext, Command
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from assistant.cli.commands._model_args import progress_to_stderr
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import UsageError
+from base.errors import UsageError
+from cli.commands._model_args import progress_to_stderr
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     from assistant.models.local import load_local_backend
-    from assistant.server import make_server
+    from assistant.models.server import make_server
 
     if not 0 <= args.port <= 65535:
         raise UsageError(f"bad port {args.port}")

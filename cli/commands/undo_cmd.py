@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from assistant.cli.registry import CliContext, Command
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

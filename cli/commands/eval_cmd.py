@@ -25,9 +25,9 @@ from typing import Any
 
 from rich.table import Table
 
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import UsageError
-from assistant.paths import repo_data_dir
+from base.errors import UsageError
+from base.paths import repo_data_dir
+from cli.registry import CliContext, Command
 
 _SUBCOMMANDS = ("tasks", "humaneval", "math", "localization", "compare")
 

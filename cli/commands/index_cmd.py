@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from assistant.cli.registry import CliContext, Command
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

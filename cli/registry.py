@@ -1,7 +1,7 @@
 """How subcommands declare themselves.
 
 A command module defines ``COMMAND = Command(...)``; ``discover_commands`` finds
-every module in ``assistant.cli.commands`` so adding a command never edits a
+every module in ``cli.commands`` so adding a command never edits a
 shared file.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from assistant.config import LoadedSettings, Settings
+from base.config import LoadedSettings, Settings
 
 
 @dataclass
@@ -55,8 +55,8 @@ class Command:
 
 
 def discover_commands() -> list[Command]:
-    """Every ``COMMAND`` in ``assistant.cli.commands``, sorted by ``order`` then name."""
-    from assistant.cli import commands as package
+    """Every ``COMMAND`` in ``cli.commands``, sorted by ``order`` then name."""
+    from cli import commands as package
 
     found: list[Command] = []
     for info in pkgutil.iter_modules(package.__path__):

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import PatchError, UsageError
+from base.errors import PatchError, UsageError
+from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.registry import CliContext, Command
 
 if TYPE_CHECKING:
     from assistant.models.base import Backend

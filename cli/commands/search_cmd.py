@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import IndexMissingError, UsageError
+from base.errors import IndexMissingError, UsageError
+from cli.registry import CliContext, Command
 
 
 def open_reader(ctx: CliContext) -> Any:

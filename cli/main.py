@@ -20,11 +20,11 @@ from typing import Any
 from rich.console import Console
 
 from assistant import __version__
-from assistant.cli.registry import CliContext, Command, discover_commands
-from assistant.config import load_settings, parse_assignment
-from assistant.errors import AssistantError, UsageError
-from assistant.logsetup import configure_logging, log_file_for
-from assistant.paths import find_repo_root
+from base.config import load_settings, parse_assignment
+from base.errors import AssistantError, UsageError
+from base.logsetup import configure_logging, log_file_for
+from base.paths import find_repo_root
+from cli.registry import CliContext, Command, discover_commands
 
 DEFAULT_COMMAND = "tui"
 log = logging.getLogger(__name__)

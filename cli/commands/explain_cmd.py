@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.cli.commands._answer_output import print_answer
-from assistant.cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
-from assistant.cli.registry import CliContext, Command
+from cli.commands._answer_output import print_answer
+from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

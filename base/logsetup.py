@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from assistant.paths import repo_data_dir
+from base.paths import repo_data_dir
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOISY_LOGGERS = ("httpx", "httpcore", "urllib3", "transformers", "sentence_transformers", "filelock", "markdown_it")

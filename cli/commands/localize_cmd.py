@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.cli.commands.search_cmd import open_reader, snippet
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import UsageError
+from base.errors import UsageError
+from cli.commands.search_cmd import open_reader, snippet
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,8 +26,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from assistant.errors import AssistantError
 from assistant.models.base import Backend, ChatMessage, GenerationParams
+from base.errors import AssistantError
 
 log = logging.getLogger(__name__)
 

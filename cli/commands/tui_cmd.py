@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.cli.registry import CliContext, Command
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

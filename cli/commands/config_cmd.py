@@ -7,9 +7,9 @@ import json
 
 from rich.table import Table
 
-from assistant.cli.registry import CliContext, Command
-from assistant.config import settings_rows
-from assistant.paths import PROJECT_CONFIG_NAME, user_config_file
+from base.config import settings_rows
+from base.paths import PROJECT_CONFIG_NAME, user_config_file
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

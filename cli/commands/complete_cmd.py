@@ -12,9 +12,9 @@ import json
 import re
 import sys
 
-from assistant.cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
-from assistant.cli.registry import CliContext, Command
-from assistant.errors import UsageError
+from base.errors import UsageError
+from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.registry import CliContext, Command
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError
-from assistant.paths import PROJECT_CONFIG_NAME, user_config_file
+from base.errors import ConfigError
+from base.paths import PROJECT_CONFIG_NAME, user_config_file
 
 ENV_PREFIX = "REPO_ASSISTANT_"
 

@@ -15,10 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.commands.search_cmd import open_reader
-from assistant.cli.registry import CliContext, Command
-from assistant.config import Settings
-from assistant.errors import UsageError
+from base.config import Settings
+from base.errors import UsageError
+from cli.commands.search_cmd import open_reader
+from cli.registry import CliContext, Command
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = 8192
