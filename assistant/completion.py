@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import ast
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.models.base import Backend, GenerationParams, GenerationStats
 from assistant.models.families import ModelFamily, build_completion_prompt
 from base.config import Settings
 from base.errors import AssistantError, IndexMissingError, UsageError
+
+if TYPE_CHECKING:
+    from retrieval.types import BuiltContext
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ LOCAL_LINES_BEFORE = 24
 LOCAL_LINES_AFTER = 8
 # Share of the budget the suffix may take in FIM mode (the prefix matters more).
 SUFFIX_SHARE = 0.25
-# On a CPU, first-token time grows fast with the prompt: keep completion prompts small.
-CPU_COMPLETION_CAP = 2048
 
 _OPENERS = ("{", "(", "[", "\\", "=>", "->")
 _CLOSERS = set(")]}")
@@ -73,6 +73,7 @@ class CompletionResult:
     timings: dict[str, float] = field(default_factory=dict)
     stats: GenerationStats | None = None
     model: str = ""
+    retrieved: BuiltContext | None = None  # the repository context the model saw (mode ``repo``)
 
     @property
     def breaks_syntax(self) -> bool:
@@ -81,6 +82,7 @@ class CompletionResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("retrieved")  # its spans are in ``sources``; `repo-assistant context` shows the whole
         data["breaks_syntax"] = self.breaks_syntax
         if self.stats is not None:
             data["stats"] = {**asdict(self.stats), "tokens_per_s": round(self.stats.tokens_per_s, 2)}
@@ -354,17 +356,6 @@ def _first_error(node: Any) -> Any:
 # --- context ---------------------------------------------------------------------------------------
 
 
-_NUMBERED = re.compile(r"^ *\d+ ?")
-
-
-def _raw_code(rendered: str) -> str:
-    """Code from a rendered context block (drop the ``###`` header and the line numbers)."""
-    lines = rendered.splitlines()
-    if lines and lines[0].startswith("### "):
-        lines = lines[1:]
-    return "\n".join(_NUMBERED.sub("", ln, count=1) if _NUMBERED.match(ln) else ln for ln in lines) + "\n"
-
-
 def _window(prefix: str, suffix: str, budget: int, count: Callable[[str], int], use_suffix: bool,
             max_before: int | None = None, max_after: int | None = None) -> tuple[str, str]:
     """The largest prefix tail and suffix head (whole lines) that fit ``budget`` tokens."""
@@ -407,20 +398,13 @@ class _Prepared:
     sources: list[str]
     notes: list[str]
     prompt_tokens: int
-
-
-def completion_budget(settings: Settings, backend: Backend, max_new_tokens: int) -> int:
-    """Tokens the completion prompt may use: the setting, capped by the window and on a CPU."""
-    budget = min(settings.retrieval.completion_budget, backend.context_window - max_new_tokens - 16)
-    if backend.device == "cpu":
-        budget = min(budget, CPU_COMPLETION_CAP)
-    return max(128, budget)
+    retrieved: BuiltContext | None = None
 
 
 def _repo_snippets(repo: Path, reader: Any, path: str, line: int, col: int, text: str, budget: int,
                    count: Callable[[str], int], settings: Settings) -> tuple[list[tuple[str, str]], list[str],
-                                                                                str, str]:
-    """Snippets from other files (raw code) + their labels, and the window prefix/suffix."""
+                                                                                BuiltContext]:
+    """Snippets from other files (raw code) + their labels, and the built context (window prefix/suffix)."""
     from retrieval.context import build_context
     from retrieval.types import Target
 
@@ -431,9 +415,9 @@ def _repo_snippets(repo: Path, reader: Any, path: str, line: int, col: int, text
     for item in built.items:
         if item.kind in {"active-file", "repo-map"} or not item.path or item.path == path:
             continue
-        files.append((item.path, _raw_code(item.text)))
-        labels.append(f"{item.path}:{item.start_line}-{item.end_line}")
-    return files, labels, built.prefix, built.suffix
+        files.append((item.path, item.raw))
+        labels.append(item.label)
+    return files, labels, built
 
 
 def prepare_prompt(repo: Path, path: str, text: str, line: int, col: int, *, family: ModelFamily,
@@ -448,6 +432,7 @@ def prepare_prompt(repo: Path, path: str, text: str, line: int, col: int, *, fam
     files: list[tuple[str, str]] = []
     sources: list[str] = []
     prefix = suffix = ""
+    retrieved: BuiltContext | None = None
     used = context
     if context == "repo":
         try:
@@ -457,8 +442,9 @@ def prepare_prompt(repo: Path, path: str, text: str, line: int, col: int, *, fam
                 reader = IndexReader.open(repo, settings.index)
             if reader is None:
                 raise IndexMissingError("no index")
-            files, sources, prefix, suffix = _repo_snippets(repo, reader, path, line, col, text, budget, count,
-                                                            settings)
+            files, sources, retrieved = _repo_snippets(repo, reader, path, line, col, text, budget, count,
+                                                       settings)
+            prefix, suffix = retrieved.prefix, retrieved.suffix
             if not prefix and not suffix:
                 prefix, suffix = _window(full_prefix, full_suffix, budget // 2, count, use_suffix)
         except IndexMissingError:
@@ -489,7 +475,7 @@ def prepare_prompt(repo: Path, path: str, text: str, line: int, col: int, *, fam
                                          context_files=files, repo_name=repo.name)
         tokens = count(prompt)
     # Post-processing sees the whole file around the cursor, not just the prompt's window.
-    return _Prepared(prompt, full_prefix, full_suffix, used, sources, notes, tokens)
+    return _Prepared(prompt, full_prefix, full_suffix, used, sources, notes, tokens, retrieved)
 
 
 def complete(
@@ -529,7 +515,10 @@ def complete(
     family: ModelFamily = getattr(backend, "family", None) or _Family(name="generic",
                                                                       context_window=backend.context_window)
     new_tokens = max_new_tokens or settings.model.completion_tokens
-    budget = completion_budget(settings, backend, new_tokens)
+    from assistant.budget import task_budget
+
+    budget = task_budget(settings, "complete", window=backend.context_window, device=backend.device,
+                         answer_tokens=new_tokens).tokens
     lines_count = len(text.splitlines())
     col0 = col if col is not None else None
     prepared = prepare_prompt(repo, rel, text, line, col0 if col0 is not None else _eol(text, line, lines_count),
@@ -582,6 +571,7 @@ def complete(
         raw=raw, mode=family.completion_mode, context=prepared.context, stopped_by=stopped_by, parses=parses,
         parsed_before=parsed_before, syntax_error=error, prompt_tokens=prepared.prompt_tokens, budget=budget,
         sources=prepared.sources, notes=prepared.notes, stats=stats, model=backend.model_name,
+        retrieved=prepared.retrieved,
         timings={"context_s": round(context_s, 3), "generate_s": round(generate_s, 3),
                  "time_to_first_token_s": round(stats.time_to_first_token_s, 3),
                  "tokens_per_s": round(stats.tokens_per_s, 2), "total_s": round(total, 3)},

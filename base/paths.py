@@ -33,6 +33,24 @@ def repo_data_dir(repo: Path) -> Path:
     return repo / DATA_DIR_NAME
 
 
+DATA_DIR_GITIGNORE = "# repo-assistant state (index, logs, patch backups): never committed\n*\n"
+
+
+def ensure_data_dir(repo: Path, *parts: str) -> Path:
+    """Create ``<repo>/.repo-assistant[/parts...]`` and return it.
+
+    The data dir gets a ``.gitignore`` holding ``*`` when it is created (as virtualenvs
+    and pytest's cache do), so the index and logs never show up in the user's
+    ``git status``.  Raises ``OSError`` when the repository is not writable.
+    """
+    root = repo_data_dir(repo)
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / ".gitignore"
+    if not marker.exists():
+        marker.write_text(DATA_DIR_GITIGNORE, encoding="utf-8")
+    return ensure_dir(root.joinpath(*parts)) if parts else root
+
+
 def user_config_file() -> Path:
     """``$XDG_CONFIG_HOME/repo-assistant/config.toml`` (platformdirs honours XDG on Linux)."""
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"

@@ -224,7 +224,7 @@ def token_counter() -> tuple[Callable[[str], int], str]:
         counter("probe")
         return counter, "SmolLM2 tokenizer"
     except Exception as exc:  # offline without the model package
-        from retrieval.budget import ESTIMATE_NAME, estimate_tokens
+        from base.tokens import ESTIMATE_NAME, estimate_tokens
 
         return estimate_tokens, f"{ESTIMATE_NAME} ({exc})"
 

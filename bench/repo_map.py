@@ -127,9 +127,9 @@ def _pick(files: Sequence[str], candidates: Sequence[str], avoid: str = "") -> s
 
 def time_ours(repo: Path, files: list[str], focus: str, other: str, edited: str) -> dict[int, dict[str, float]]:
     from base.config import IndexSettings
+    from base.tokens import estimate_tokens
     from indexer.reader import IndexReader
     from indexer.types import SymbolDef
-    from retrieval.budget import estimate_tokens
     from retrieval.repo_map import RepoMap
 
     results: dict[int, dict[str, float]] = {}

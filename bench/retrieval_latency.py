@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = token_counter(ModelSettings())
         counter_name = "SmolLM2 tokenizer"
     except Exception:
-        from retrieval.budget import estimate_tokens
+        from base.tokens import estimate_tokens
 
         count, counter_name = estimate_tokens, "estimate"
     settings = RetrievalSettings()

@@ -1,39 +1,50 @@
-"""A segmented, incrementally updatable BM25 index with rank-bm25's BM25Okapi scoring.
+"""A segmented, incrementally updatable BM25 index whose queries read only their terms' postings.
 
-rank-bm25 (the library the design names) scores every document in a Python loop
-(40 ms p50 per query at 19K chunks, 150 ms at 72K) and only persists by pickling
-the whole object, so it can neither meet the latency target nor be updated one
-file at a time.  This module keeps its exact scoring semantics —
+Scoring is rank-bm25's BM25Okapi, exactly:
 
     idf(t)   = ln((N - df + 0.5) / (df + 0.5)), negative values replaced by
                epsilon * mean(idf over the vocabulary)          (epsilon = 0.25)
     score(d) = Σ_q idf(q) · tf(q,d)·(k1+1) / (tf(q,d) + k1·(1 - b + b·|d|/avgdl))
                (k1 = 1.5, b = 0.75; a repeated query token counts once per repeat)
 
-— over sparse term-frequency matrices, Lucene-style:
+rank-bm25 itself scores every document in a Python loop and persists by pickling, so it can
+neither meet the latency target nor be updated one file at a time.  The previous version of
+this module kept each segment as one ``.npz`` blob and loaded *every* segment for a query,
+so a CLI search on a 374K-chunk repository read the whole index (2.6 s, 742 MB).  Now every
+piece a query needs is a row it can read by key, inside the same SQLite database (and the
+same transactions) as the chunks — so crash safety and snapshot reads come for free:
 
-* documents live in **segments**: an immutable CSC matrix (rows: documents,
-  columns: global term ids) plus document lengths, stored as an ``.npz`` blob;
-* adding a file appends a new small segment; deleting one writes **tombstones**
-  (``bm25_dead``); nothing existing is rewritten;
-* N, avgdl and every df are computed from *live* documents when a reader loads,
-  so scores always equal a BM25Okapi built from scratch over the live corpus
-  (``tests/indexer/test_bm25.py`` checks this against rank-bm25 itself);
-* when there are too many segments or tombstones, :func:`maybe_merge` rewrites
-  the live rows into one segment.
+* ``bm25_postings(seg_id, term_id) -> docs, tfs``: one posting list per term and segment:
+  local document numbers delta-encoded as LEB128 varints (most gaps fit one byte, so
+  this is a third of raw uint32), and term frequencies as uint8, uint16 or uint32,
+  whichever fits that list (the width is ``len(tfs) / number of docs``).  The key
+  is segment-major so that a new segment is an append at the end of the B-tree (an
+  incremental run does not rewrite pages all over the table), and a query looks up
+  (segment × term) keys — a handful of segments times a handful of terms.
+* ``bm25_segments(id) -> n_docs, doc_len``: document lengths per segment (uint32).
+* ``bm25_docs(seg_id, local_idx) -> chunk_id`` (plus an index on ``chunk_id`` for
+  deletes): only the top-k hits are mapped back to chunk ids.
+* ``bm25_dead``: tombstones; deleting never rewrites a segment.
+* ``bm25_df``: the live document frequency of every term id (one int32 blob) and
+  ``bm25_stats``: N and mean(idf) over the vocabulary, both recomputed by the writer at
+  each change, because the epsilon floor of BM25Okapi depends on *every* term's df and a
+  query must not read the whole vocabulary to learn it.
 
-A query touches only the posting lists of its terms (numpy slices), so latency
-grows with the postings of the query terms, not with the corpus.
+Adding documents appends a segment; deleting tombstones them and subtracts their terms
+from ``df`` (the caller passes the deleted documents' tokens, recomputed from the stored
+chunk text: that is cheaper than a forward index on disk).  :func:`Bm25Writer.maybe_merge`
+rewrites small or tombstoned segments into one, streaming term-id ranges so memory stays
+bounded on any repository size.  ``tests/indexer/test_bm25.py`` checks every score against
+rank-bm25 and against an in-memory implementation of the same formula.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, pairwise
 
 import numpy as np
 
@@ -41,71 +52,142 @@ K1 = 1.5
 B = 0.75
 EPSILON = 0.25
 
-MAX_SEGMENTS = 8
+# A cold run commits a segment every few seconds (~30 on a 24K-file tree).  A query looks up
+# (segment, term) keys, so 32 segments cost it a few milliseconds; rewriting them into one
+# would cost the cold run a full second pass over its postings.  So only the small ones merge.
+MAX_SEGMENTS = 32
 MAX_DEAD_FRACTION = 0.25
+MERGE_BATCH_POSTINGS = 1_000_000  # postings held in memory at once while merging
+
+_DOC = np.dtype("<u4")
+_TF = {1: np.dtype("u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 
 
-@dataclass
-class Segment:
-    """One immutable batch of documents (see the module docstring)."""
+# ---------------------------------------------------------------------------- encoding
 
-    seg_id: int
-    chunk_ids: list[str]
-    indptr: np.ndarray  # int64, len = n_terms_in_segment + 1 (CSC column pointers)
-    indices: np.ndarray  # int32 local document index per posting
-    tfs: np.ndarray  # int32 term frequency per posting
-    doc_len: np.ndarray  # int32 tokens per document
+def _encode_docs(docs: np.ndarray, starts: np.ndarray) -> tuple[bytes, list[int]]:
+    """Varint (LEB128) gaps of the ascending lists ``docs[starts[i]:starts[i+1]]``; each list's byte offset.
 
-    @property
-    def n_docs(self) -> int:
-        return len(self.chunk_ids)
-
-    @property
-    def n_terms(self) -> int:
-        return len(self.indptr) - 1
-
-
-def _pack(seg: Segment) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, indptr=seg.indptr, indices=seg.indices, tfs=seg.tfs, doc_len=seg.doc_len)
-    return buffer.getvalue()
+    The first gap of a list is its first document number.  Returns the bytes of all lists and
+    ``len(starts) + 1`` offsets into them.
+    """
+    docs = docs.astype(np.int64)
+    gaps = np.diff(docs, prepend=0)
+    gaps[starts] = docs[starts]
+    nbytes = 1 + (gaps >= 1 << 7) + (gaps >= 1 << 14) + (gaps >= 1 << 21) + (gaps >= 1 << 28)
+    ends = np.cumsum(nbytes)
+    first = ends - nbytes
+    out = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=np.uint8)
+    for k in range(5):
+        sel = nbytes > k
+        if not sel.any():
+            break
+        out[first[sel] + k] = ((gaps[sel] >> (7 * k)) & 0x7F) | ((nbytes[sel] > k + 1).astype(np.int64) << 7)
+    return out.tobytes(), [*first[starts].tolist(), len(out)]
 
 
-def _unpack(seg_id: int, chunk_ids_json: str, blob: bytes) -> Segment:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
-        return Segment(seg_id=seg_id, chunk_ids=json.loads(chunk_ids_json), indptr=arrays["indptr"],
-                       indices=arrays["indices"], tfs=arrays["tfs"], doc_len=arrays["doc_len"])
+def _decode_gaps(blob: bytes) -> np.ndarray:
+    """The varint values of ``blob`` (gaps: cumsum them per list), as int64."""
+    b = np.frombuffer(blob, dtype=np.uint8)
+    if not len(b):
+        return np.zeros(0, dtype=np.int64)
+    ends = np.flatnonzero(b < 128)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    position = np.arange(len(b)) - np.repeat(starts, ends - starts + 1)
+    return np.add.reduceat((b & 0x7F).astype(np.int64) << (7 * position), starts)
 
 
-def build_segment(seg_id: int, chunk_ids: Sequence[str], term_ids: Sequence[Sequence[int]]) -> Segment:
-    """A CSC segment from each document's list of term ids (with repeats = term frequency)."""
-    rows: list[int] = []
-    cols: list[int] = []
-    data: list[int] = []
-    doc_len = np.zeros(len(chunk_ids), dtype=np.int32)
-    for local, ids in enumerate(term_ids):
-        doc_len[local] = len(ids)
-        for term, count in Counter(ids).items():
-            rows.append(local)
-            cols.append(term)
-            data.append(count)
-    return _from_triplets(seg_id, list(chunk_ids), np.asarray(rows, dtype=np.int64),
-                          np.asarray(cols, dtype=np.int64), np.asarray(data, dtype=np.int32), doc_len)
+def decode_docs(blob: bytes) -> np.ndarray:
+    """Local document numbers of one posting list, ascending, as int64."""
+    return np.cumsum(_decode_gaps(blob))
 
 
-def _from_triplets(seg_id: int, chunk_ids: list[str], rows: np.ndarray, cols: np.ndarray, data: np.ndarray,
-                   doc_len: np.ndarray) -> Segment:
-    n_terms = int(cols.max()) + 1 if len(cols) else 0
-    order = np.lexsort((rows, cols))
-    cols_sorted = cols[order]
-    indptr = np.zeros(n_terms + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum(np.bincount(cols_sorted, minlength=n_terms))
-    return Segment(seg_id=seg_id, chunk_ids=chunk_ids, indptr=indptr,
-                   indices=rows[order].astype(np.int32), tfs=data[order].astype(np.int32),
-                   doc_len=doc_len.astype(np.int32))
+def _decode_many_docs(blobs: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers of many posting lists concatenated, postings per list)."""
+    joined = b"".join(blobs)
+    gaps = _decode_gaps(joined)
+    # postings per list = varint terminators (bytes < 128) inside each list's bytes
+    terminators = np.concatenate(([0], np.cumsum(np.frombuffer(joined, dtype=np.uint8) < 128)))
+    byte_ends = np.cumsum(np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)))
+    counts = np.diff(terminators[np.concatenate(([0], byte_ends))])
+    before = np.concatenate(([0], np.cumsum(gaps)))  # a cumulative sum restarted at every list
+    return before[1:] - np.repeat(before[np.cumsum(counts) - counts], counts), counts
+
+
+def decode_tfs(blob: bytes, n: int) -> np.ndarray:
+    """Term frequencies of one posting list (``n`` postings) as int64."""
+    return np.frombuffer(blob, dtype=_TF[len(blob) // n] if n else _TF[1]).astype(np.int64)
+
+
+def _concat_tfs(blobs: Sequence[bytes], lens: np.ndarray) -> np.ndarray:
+    """The term frequencies of many posting lists, concatenated, whatever width each one has."""
+    total = int(lens.sum())
+    out = np.empty(total, dtype=np.int64)
+    if not total:
+        return out
+    widths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs)) // np.maximum(lens, 1)
+    starts = np.cumsum(lens) - lens
+    for width, dtype in _TF.items():
+        sel = np.flatnonzero((widths == width) & (lens > 0))
+        if not len(sel):
+            continue
+        values = np.frombuffer(b"".join(blobs[i] for i in sel), dtype=dtype)
+        sel_lens = lens[sel]
+        shift = np.repeat(starts[sel] - (np.cumsum(sel_lens) - sel_lens), sel_lens)
+        out[shift + np.arange(len(values))] = values
+    return out
+
+
+def _posting_rows(seg_id: int, terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray) -> Iterator[tuple]:
+    """``(seg_id, term_id, docs, tfs)`` rows from postings sorted by (term, doc)."""
+    if not len(terms):
+        return iter(())
+    starts = np.flatnonzero(np.concatenate(([True], terms[1:] != terms[:-1])))
+    ends = np.append(starts[1:], len(terms))
+    maxima = np.maximum.reduceat(tfs, starts)
+    widths = np.where(maxima < 256, 1, np.where(maxima < 65536, 2, 4))
+    doc_bytes, offsets = _encode_docs(docs, starts)
+    by_width = {w: tfs.astype(_TF[w]).tobytes() for w in (1, 2, 4) if (widths == w).any()}
+    return ((seg_id, t, doc_bytes[lo:hi], by_width[w][w * s:w * e])
+            for t, s, e, w, lo, hi in zip(terms[starts].tolist(), starts.tolist(), ends.tolist(), widths.tolist(),
+                                          offsets[:-1], offsets[1:], strict=True))
+
+
+def _postings_of(token_lists: Sequence[Sequence[str]], vocab: dict[str, int],
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(terms, local docs, tfs) sorted by term then doc, and each document's length (in tokens)."""
+    lens = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+    # one pass in C over every token of the batch: this is the indexer's hottest loop
+    flat = np.fromiter(map(vocab.__getitem__, chain.from_iterable(token_lists)), dtype=np.int64,
+                       count=int(lens.sum()))
+    docs = np.repeat(np.arange(len(token_lists), dtype=np.int64), lens)
+    n = max(len(token_lists), 1)
+    keys, counts = np.unique(flat * n + docs, return_counts=True)
+    return keys // n, keys % n, counts.astype(np.int64), lens
+
+
+def idf_mean(df: np.ndarray, n_live: int) -> float:
+    """mean(idf) over the terms present in live documents, as BM25Okapi computes it."""
+    present = df[df > 0].astype(np.int64)
+    if not len(present):
+        return 0.0
+    return float((np.log(n_live - present + 0.5) - np.log(present + 0.5)).mean())
 
 
 # ---------------------------------------------------------------------------- writing (indexer only)
+
+@dataclass
+class _Df:
+    """The live document frequency of every term id, loaded and saved by the writer."""
+
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    def grow(self, n_terms: int) -> None:
+        if n_terms > len(self.values):
+            grown = np.zeros(max(n_terms, int(len(self.values) * 1.25)), dtype=np.int32)
+            grown[:len(self.values)] = self.values
+            self.values = grown
+
 
 class Bm25Writer:
     """Adds and removes documents inside the caller's SQLite transaction.
@@ -118,58 +200,122 @@ class Bm25Writer:
     def __init__(self, conn: sqlite3.Connection, vocab: dict[str, int] | None = None) -> None:
         self.conn = conn
         self.vocab: dict[str, int] = vocab if vocab is not None else {}
+        self._df: _Df | None = None
+        self._dirty = False  # df changed since the statistics were last saved
 
     def _resolve(self, token_lists: Sequence[Sequence[str]]) -> None:
-        unknown = {t for tokens in token_lists for t in tokens if t not in self.vocab}
+        vocab = self.vocab
+        unknown = set(chain.from_iterable(token_lists)).difference(vocab)  # C loops: this sees every token
         if not unknown:
             return
         terms = list(unknown)
         for start in range(0, len(terms), 500):
             part = terms[start:start + 500]
             marks = ",".join("?" * len(part))
-            self.vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
-        missing = sorted(t for t in unknown if t not in self.vocab)
+            vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
+        missing = sorted(t for t in unknown if t not in vocab)
         if missing:
-            next_id = int(self.conn.execute("SELECT COALESCE(MAX(id), -1) + 1 FROM bm25_vocab").fetchone()[0])
+            next_id = self._n_terms()
             rows = [(term, next_id + i) for i, term in enumerate(missing)]
             self.conn.executemany("INSERT INTO bm25_vocab(term, id) VALUES (?, ?)", rows)
-            self.vocab.update(rows)
+            vocab.update(rows)
+            self.conn.execute("UPDATE bm25_stats SET n_terms = ? WHERE id = 0", (next_id + len(missing),))
+
+    def _n_terms(self) -> int:
+        row = self.conn.execute("SELECT n_terms FROM bm25_stats WHERE id = 0").fetchone()
+        if row is None:
+            self.conn.execute("INSERT INTO bm25_stats(id, n_live, idf_mean, n_terms) VALUES (0, 0, 0.0, 0)")
+            return 0
+        return int(row[0])
+
+    def _load_df(self) -> _Df:
+        if self._df is None:
+            row = self.conn.execute("SELECT df FROM bm25_df WHERE id = 0").fetchone()
+            self._df = _Df(np.frombuffer(row[0], dtype=np.int32).copy() if row else np.zeros(0, dtype=np.int32))
+        return self._df
+
+    def _save_stats(self) -> None:
+        """Persist df, N and mean(idf): what every query needs besides its own postings."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        df = self._load_df()
+        self._n_terms()  # creates the stats row on a fresh index
+        n_live = int(self.conn.execute("SELECT COUNT(*) FROM bm25_docs").fetchone()[0])
+        self.conn.execute("INSERT OR REPLACE INTO bm25_df(id, df) VALUES (0, ?)", (df.values.tobytes(),))
+        self.conn.execute("UPDATE bm25_stats SET n_live = ?, idf_mean = ? WHERE id = 0",
+                          (n_live, idf_mean(df.values, n_live)))
 
     def add(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
-        """Append one segment holding these documents (ids already present are replaced)."""
+        """Append one segment holding these documents (ids already present are replaced).
+
+        Always saves the statistics (also those of a preceding ``delete(..., save=False)``).
+        """
         if not chunk_ids:
+            self._save_stats()
             return
-        self.delete(chunk_ids)
+        self._delete(chunk_ids, token_lists)
         self._resolve(token_lists)
-        vocab = self.vocab
+        terms, docs, tfs, lens = _postings_of(token_lists, self.vocab)
         seg_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
-        segment = build_segment(seg_id, chunk_ids, [[vocab[t] for t in tokens] for tokens in token_lists])
-        self._insert(segment)
+        self._insert(seg_id, list(chunk_ids), terms, docs, tfs, lens)
+        df = self._load_df()
+        df.grow(int(terms.max()) + 1 if len(terms) else 0)
+        unique_terms, per_term = np.unique(terms, return_counts=True)
+        df.values[unique_terms] += per_term.astype(np.int32)
+        self._dirty = True
+        self._save_stats()
 
-    def _insert(self, segment: Segment) -> None:
-        self.conn.execute("INSERT INTO bm25_segments(id, n_docs, chunk_ids, arrays) VALUES (?, ?, ?, ?)",
-                          (segment.seg_id, segment.n_docs, json.dumps(segment.chunk_ids), _pack(segment)))
-        self.conn.executemany("INSERT OR REPLACE INTO bm25_docs(chunk_id, seg_id, local_idx) VALUES (?, ?, ?)",
-                              [(cid, segment.seg_id, i) for i, cid in enumerate(segment.chunk_ids)])
+    def _insert(self, seg_id: int, chunk_ids: list[str], terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
+                lens: np.ndarray) -> None:
+        self.conn.execute("INSERT INTO bm25_segments(id, n_docs, doc_len) VALUES (?, ?, ?)",
+                          (seg_id, len(chunk_ids), lens.astype(_DOC).tobytes()))
+        self.conn.executemany("INSERT INTO bm25_postings(seg_id, term_id, docs, tfs) VALUES (?, ?, ?, ?)",
+                              _posting_rows(seg_id, terms, docs, tfs))
+        self.conn.executemany("INSERT OR REPLACE INTO bm25_docs(seg_id, local_idx, chunk_id) VALUES (?, ?, ?)",
+                              [(seg_id, i, cid) for i, cid in enumerate(chunk_ids)])
 
-    def delete(self, chunk_ids: Sequence[str]) -> None:
-        """Tombstone documents by chunk id (unknown ids are ignored)."""
-        ids = list(chunk_ids)
+    def delete(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]], *, save: bool = True) -> None:
+        """Tombstone documents by chunk id (unknown ids are ignored).
+
+        ``token_lists`` are the documents' tokens, as they were added: their terms leave ``df``.
+        ``save=False`` leaves the statistics to a following :meth:`add` in the same transaction
+        (saving costs a pass over the vocabulary: on a 700K-term index, half of a one-file edit).
+        """
+        self._delete(chunk_ids, token_lists)
+        if save:
+            self._save_stats()
+
+    def _delete(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
+        tokens_by_id = dict(zip(chunk_ids, token_lists, strict=True))
+        ids = list(tokens_by_id)
+        removed: list[Sequence[str]] = []
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            rows = self.conn.execute(f"SELECT seg_id, local_idx FROM bm25_docs WHERE chunk_id IN ({marks})",
+            rows = self.conn.execute(f"SELECT chunk_id, seg_id, local_idx FROM bm25_docs WHERE chunk_id IN ({marks})",
                                      part).fetchall()
             if rows:
-                self.conn.executemany("INSERT OR IGNORE INTO bm25_dead(seg_id, local_idx) VALUES (?, ?)", rows)
+                self.conn.executemany("INSERT OR IGNORE INTO bm25_dead(seg_id, local_idx) VALUES (?, ?)",
+                                      [(s, i) for _, s, i in rows])
                 self.conn.execute(f"DELETE FROM bm25_docs WHERE chunk_id IN ({marks})", part)
+                removed.extend(tokens_by_id[cid] for cid, _, _ in rows)
+        if not removed:
+            return
+        self._resolve(removed)
+        gone = Counter(self.vocab[t] for tokens in removed for t in set(tokens))
+        df = self._load_df()
+        df.grow(max(gone) + 1)
+        df.values[np.fromiter(gone.keys(), dtype=np.int64)] -= np.fromiter(gone.values(), dtype=np.int32)
+        self._dirty = True
 
     def maybe_merge(self, force: bool = False) -> bool:
         """Keep the segment count and the tombstones bounded (tiered, like Lucene).
 
         Too many tombstones (or ``force``): rewrite every live document into one segment.
-        Too many segments: merge the small ones (all but the largest, the base), so the cost
-        of an incremental run stays proportional to what changed, not to the repository.
+        More than ``MAX_SEGMENTS``: merge the smallest ones until half that many remain, so an
+        incremental run's small segments merge among themselves and the big segments of the
+        first run are left alone: the cost stays proportional to what changed.
         """
         sizes = dict(self.conn.execute("SELECT id, n_docs FROM bm25_segments"))
         dead = dict(self.conn.execute("SELECT seg_id, COUNT(*) FROM bm25_dead GROUP BY seg_id"))
@@ -178,143 +324,196 @@ class Bm25Writer:
         if force or (total and dead_total / total > MAX_DEAD_FRACTION):
             chosen = sorted(sizes)
         elif len(sizes) > MAX_SEGMENTS:
-            base = max(sizes, key=lambda sid: (sizes[sid], -sid))
-            chosen = sorted(sid for sid in sizes if sid != base)
+            by_size = sorted(sizes, key=lambda sid: (sizes[sid], sid))
+            chosen = sorted(by_size[:len(sizes) - MAX_SEGMENTS // 2 + 1])
         else:
             return False
         if len(chosen) <= 1 and not any(dead.get(sid) for sid in chosen):
             return False
-        self._merge(chosen)
+        self._merge(chosen, sizes)
         return True
 
-    def _merge(self, seg_ids: list[int]) -> None:
+    def _merge(self, seg_ids: list[int], sizes: dict[int, int]) -> None:
+        """Rewrite ``seg_ids`` as one new segment of their live documents, one term-id range at a time."""
+        conn = self.conn
         marks = ",".join("?" * len(seg_ids))
-        segments = [_unpack(sid, ids, blob) for sid, ids, blob in self.conn.execute(
-            f"SELECT id, chunk_ids, arrays FROM bm25_segments WHERE id IN ({marks}) ORDER BY id", seg_ids)]
         dead_by_seg: dict[int, list[int]] = {}
-        for seg_id, local in self.conn.execute(
-                f"SELECT seg_id, local_idx FROM bm25_dead WHERE seg_id IN ({marks})", seg_ids):
+        for seg_id, local in conn.execute(f"SELECT seg_id, local_idx FROM bm25_dead WHERE seg_id IN ({marks})",
+                                          seg_ids):
             dead_by_seg.setdefault(seg_id, []).append(local)
-        rows_parts: list[np.ndarray] = []
-        cols_parts: list[np.ndarray] = []
-        data_parts: list[np.ndarray] = []
+        new_seg = int(conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
+        remap: dict[int, np.ndarray] = {}  # old local doc -> new local doc (-1: dead)
         lens: list[np.ndarray] = []
         ids: list[str] = []
-        for seg in segments:
-            live = np.ones(seg.n_docs, dtype=bool)
-            live[dead_by_seg.get(seg.seg_id, [])] = False
-            new_index = np.cumsum(live) - 1 + len(ids)  # new row of each live local doc
-            cols = np.repeat(np.arange(seg.n_terms, dtype=np.int64), np.diff(seg.indptr))
-            keep = live[seg.indices]
-            rows_parts.append(new_index[seg.indices[keep]])
-            cols_parts.append(cols[keep])
-            data_parts.append(seg.tfs[keep])
-            lens.append(seg.doc_len[live])
-            ids.extend(cid for cid, ok in zip(seg.chunk_ids, live, strict=True) if ok)
-        seg_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
-        merged = _from_triplets(
-            seg_id, ids,
-            np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64),
-            np.concatenate(cols_parts) if cols_parts else np.zeros(0, dtype=np.int64),
-            np.concatenate(data_parts) if data_parts else np.zeros(0, dtype=np.int32),
-            np.concatenate(lens) if lens else np.zeros(0, dtype=np.int32),
-        )
-        self.conn.execute(f"DELETE FROM bm25_segments WHERE id IN ({marks})", seg_ids)
-        self.conn.execute(f"DELETE FROM bm25_dead WHERE seg_id IN ({marks})", seg_ids)
-        self.conn.execute(f"DELETE FROM bm25_docs WHERE seg_id IN ({marks})", seg_ids)
-        self._insert(merged)
+        n_new = 0
+        for seg_id in seg_ids:
+            live = np.ones(sizes[seg_id], dtype=bool)
+            live[dead_by_seg.get(seg_id, [])] = False
+            remap[seg_id] = np.where(live, np.cumsum(live) - 1 + n_new, -1)
+            n_new += int(live.sum())
+            blob = conn.execute("SELECT doc_len FROM bm25_segments WHERE id = ?", (seg_id,)).fetchone()[0]
+            lens.append(np.frombuffer(blob, dtype=_DOC)[live].astype(np.int64))
+            by_local = dict(conn.execute("SELECT local_idx, chunk_id FROM bm25_docs WHERE seg_id = ?", (seg_id,)))
+            ids.extend(by_local[i] for i in np.flatnonzero(live).tolist())
+        conn.execute("INSERT INTO bm25_segments(id, n_docs, doc_len) VALUES (?, ?, ?)",
+                     (new_seg, n_new, np.concatenate(lens).astype(_DOC).tobytes() if lens else b""))
+        postings = self._load_df().values.astype(np.int64)
+        bounds = _term_ranges(postings, MERGE_BATCH_POSTINGS)
+        for lo, hi in bounds:
+            terms_parts: list[np.ndarray] = []
+            docs_parts: list[np.ndarray] = []
+            tfs_parts: list[np.ndarray] = []
+            for seg_id in seg_ids:
+                rows = conn.execute("SELECT term_id, docs, tfs FROM bm25_postings WHERE seg_id = ? AND term_id >= ? "
+                                    "AND term_id < ?", (seg_id, lo, hi)).fetchall()
+                if not rows:
+                    continue
+                old_docs, counts = _decode_many_docs([r[1] for r in rows])
+                docs = remap[seg_id][old_docs]
+                tfs = _concat_tfs([r[2] for r in rows], counts)
+                terms = np.repeat(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)), counts)
+                keep = docs >= 0
+                terms_parts.append(terms[keep])
+                docs_parts.append(docs[keep])
+                tfs_parts.append(tfs[keep])
+            if not terms_parts:
+                continue
+            terms = np.concatenate(terms_parts)
+            order = np.argsort(terms, kind="stable")  # segments were read in order: docs stay ascending
+            conn.executemany("INSERT INTO bm25_postings(seg_id, term_id, docs, tfs) VALUES (?, ?, ?, ?)",
+                             _posting_rows(new_seg, terms[order], np.concatenate(docs_parts)[order],
+                                           np.concatenate(tfs_parts)[order]))
+        conn.execute(f"DELETE FROM bm25_postings WHERE seg_id IN ({marks})", seg_ids)
+        conn.execute(f"DELETE FROM bm25_segments WHERE id IN ({marks})", seg_ids)
+        conn.execute(f"DELETE FROM bm25_dead WHERE seg_id IN ({marks})", seg_ids)
+        conn.execute(f"DELETE FROM bm25_docs WHERE seg_id IN ({marks})", seg_ids)
+        conn.executemany("INSERT INTO bm25_docs(seg_id, local_idx, chunk_id) VALUES (?, ?, ?)",
+                         [(new_seg, i, cid) for i, cid in enumerate(ids)])
 
 
-def load_segments(conn: sqlite3.Connection) -> tuple[list[Segment], list[tuple[int, int]]]:
-    """Every segment and every tombstone, read in the caller's (snapshot) transaction."""
-    segments = [_unpack(seg_id, ids, blob)
-                for seg_id, ids, blob in conn.execute("SELECT id, chunk_ids, arrays FROM bm25_segments ORDER BY id")]
-    dead = [(int(s), int(i)) for s, i in conn.execute("SELECT seg_id, local_idx FROM bm25_dead")]
-    return segments, dead
+def _term_ranges(postings_per_term: np.ndarray, batch: int) -> list[tuple[int, int]]:
+    """Term-id ranges ``[lo, hi)`` holding about ``batch`` live postings each (the last one open-ended)."""
+    if not len(postings_per_term):
+        return [(0, 2**62)]
+    cumulative = np.cumsum(postings_per_term)
+    cuts = np.searchsorted(cumulative, np.arange(batch, int(cumulative[-1]), batch), side="right")
+    edges = [0, *sorted(set(int(c) for c in cuts if 0 < c < len(postings_per_term))), 2**62]
+    return list(pairwise(edges))
 
 
 # ---------------------------------------------------------------------------- reading
 
 class Bm25Searcher:
-    """An in-memory, read-only view of the segments as of one generation."""
+    """A read-only view of one generation: per-document arrays in memory, postings read per query.
 
-    def __init__(self, segments: list[Segment], dead: list[tuple[int, int]]) -> None:
-        self.segments = segments
-        self.offsets = np.cumsum([0] + [s.n_docs for s in segments])
+    What is loaded (once per generation) is O(documents): segment sizes, document lengths,
+    tombstones and the stored N and mean idf — a few MB at 374K chunks.  What a query reads
+    is its terms' posting lists, one key per (segment, term), and the chunk ids of its top k.
+    Call every method inside one read transaction of ``conn`` (the reader does), so the
+    postings match the generation these arrays were loaded from.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("SELECT id, n_docs, doc_len FROM bm25_segments ORDER BY id").fetchall()
+        self.seg_ids = [int(r[0]) for r in rows]
+        self.seg_index = {sid: i for i, sid in enumerate(self.seg_ids)}
+        self.offsets = np.cumsum([0] + [int(r[1]) for r in rows])
         total = int(self.offsets[-1])
-        self.chunk_ids: list[str] = [cid for s in segments for cid in s.chunk_ids]
-        seg_index = {s.seg_id: i for i, s in enumerate(segments)}
+        doc_len = (np.concatenate([np.frombuffer(r[2], dtype=_DOC) for r in rows]).astype(np.int64)
+                   if rows else np.zeros(0, dtype=np.int64))
         self.live = np.ones(total, dtype=bool)
-        for seg_id, local in dead:
-            if seg_id in seg_index:
-                self.live[self.offsets[seg_index[seg_id]] + local] = False
-        doc_len = np.concatenate([s.doc_len for s in segments]) if segments else np.zeros(0, dtype=np.int32)
+        for seg_id, local in conn.execute("SELECT seg_id, local_idx FROM bm25_dead"):
+            if seg_id in self.seg_index:
+                self.live[self.offsets[self.seg_index[seg_id]] + local] = False
         self.n_live = int(self.live.sum())
         avgdl = float(doc_len[self.live].sum()) / self.n_live if self.n_live else 1.0
         # Per-document length normaliser, precomputed once: k1 * (1 - b + b * |d| / avgdl).
         self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / (avgdl or 1.0))
-        self.idf = self._idf()
-
-    def _idf(self) -> np.ndarray:
-        n_terms = max((s.n_terms for s in self.segments), default=0)
-        df = np.zeros(n_terms, dtype=np.int64)
-        for i, seg in enumerate(self.segments):
-            live = self.live[self.offsets[i]:self.offsets[i + 1]]
-            if live.all():
-                df[:seg.n_terms] += np.diff(seg.indptr)
-            else:
-                cols = np.repeat(np.arange(seg.n_terms), np.diff(seg.indptr))
-                df[:seg.n_terms] += np.bincount(cols[live[seg.indices]], minlength=seg.n_terms)
-        present = df > 0
-        idf = np.zeros(n_terms, dtype=np.float64)
-        idf[present] = np.log(self.n_live - df[present] + 0.5) - np.log(df[present] + 0.5)
-        if present.any():
-            eps = EPSILON * float(idf[present].mean())
-            idf[present & (idf < 0)] = eps
-        return idf
+        stats = conn.execute("SELECT n_live, idf_mean FROM bm25_stats WHERE id = 0").fetchone()
+        self.eps = EPSILON * float(stats[1]) if stats else 0.0
 
     def __len__(self) -> int:
         return self.n_live
 
-    def scores(self, term_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def _postings(self, conn: sqlite3.Connection, term_ids: list[int]) -> dict[int, list[tuple[int, bytes, bytes]]]:
+        """term id -> [(segment index, docs, tfs)], segments in index order."""
+        found: dict[int, list[tuple[int, bytes, bytes]]] = {}
+        if not term_ids or not self.seg_ids:
+            return found
+        seg_marks = ",".join("?" * len(self.seg_ids))
+        for start in range(0, len(term_ids), 400):
+            part = term_ids[start:start + 400]
+            rows = conn.execute(f"SELECT seg_id, term_id, docs, tfs FROM bm25_postings WHERE seg_id IN ({seg_marks}) "
+                                f"AND term_id IN ({','.join('?' * len(part))})", [*self.seg_ids, *part])
+            for seg_id, term_id, docs, tfs in rows:
+                found.setdefault(int(term_id), []).append((self.seg_index[int(seg_id)], docs, tfs))
+        for lists in found.values():
+            lists.sort(key=lambda item: item[0])
+        return found
+
+    def scores(self, conn: sqlite3.Connection, term_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(global doc indices that match at least one term, their scores)."""
         total = len(self.live)
         score = np.zeros(total, dtype=np.float64)
         touched = np.zeros(total, dtype=bool)
+        postings = self._postings(conn, list(term_counts))
         for tid, count in term_counts.items():
-            if tid >= len(self.idf):
+            lists = postings.get(tid)
+            if not lists:
                 continue
-            weight = self.idf[tid] * count
-            for i, seg in enumerate(self.segments):
-                if tid >= seg.n_terms:
-                    continue
-                lo, hi = seg.indptr[tid], seg.indptr[tid + 1]
-                if lo == hi:
-                    continue
-                docs = seg.indices[lo:hi] + self.offsets[i]
-                tf = seg.tfs[lo:hi].astype(np.float64)
+            decoded = []
+            df = 0
+            for seg, docs_blob, tfs_blob in lists:
+                docs = decode_docs(docs_blob) + self.offsets[seg]
+                decoded.append((docs, decode_tfs(tfs_blob, len(docs))))
+                df += int(self.live[docs].sum())
+            if not df:
+                continue
+            idf = float(np.log(np.array([self.n_live - df + 0.5]))[0] - np.log(np.array([df + 0.5]))[0])
+            if idf < 0:
+                idf = self.eps
+            weight = idf * count
+            for docs, tfs in decoded:
+                tf = tfs.astype(np.float64)
                 score[docs] += weight * tf * (K1 + 1) / (tf + self.norm[docs])
                 touched[docs] = True
         hits = np.flatnonzero(touched & self.live)
         return hits, score[hits]
 
-    def top(self, term_counts: dict[int, int], k: int) -> list[tuple[str, float]]:
+    def chunk_ids(self, conn: sqlite3.Connection, hits: Sequence[int]) -> list[str]:
+        """Chunk ids of global document indices (all of them must be live)."""
+        segs = np.searchsorted(self.offsets, np.asarray(hits, dtype=np.int64), side="right") - 1
+        keys = [(self.seg_ids[s], int(h - self.offsets[s])) for s, h in zip(segs.tolist(), hits, strict=True)]
+        found: dict[tuple[int, int], str] = {}
+        for seg_id, local in keys:
+            row = conn.execute("SELECT chunk_id FROM bm25_docs WHERE seg_id = ? AND local_idx = ?",
+                               (seg_id, local)).fetchone()
+            if row is not None:
+                found[(seg_id, local)] = row[0]
+        return [found[key] for key in keys]
+
+    def top(self, conn: sqlite3.Connection, term_counts: dict[int, int], k: int) -> list[tuple[str, float]]:
         """The ``k`` best (chunk id, score) pairs, best first; ties broken by index order."""
-        hits, scores = self.scores(term_counts)
+        hits, scores = self.scores(conn, term_counts)
         if len(hits) == 0 or k <= 0:
             return []
         if len(hits) > k:
             part = np.argpartition(-scores, k - 1)[:k]
             hits, scores = hits[part], scores[part]
         order = np.lexsort((hits, -scores))
-        return [(self.chunk_ids[hits[j]], float(scores[j])) for j in order]
+        ids = self.chunk_ids(conn, [int(hits[j]) for j in order])
+        return [(cid, float(scores[j])) for cid, j in zip(ids, order, strict=True)]
 
-    def all_scores(self, term_counts: dict[int, int]) -> dict[str, float]:
+    def all_scores(self, conn: sqlite3.Connection, term_counts: dict[int, int]) -> dict[str, float]:
         """Score of every live document (0 for non-matching), keyed by chunk id: for tests and benches."""
-        result = {cid: 0.0 for cid, ok in zip(self.chunk_ids, self.live, strict=True) if ok}
-        hits, scores = self.scores(term_counts)
-        for h, s in zip(hits, scores, strict=True):
-            result[self.chunk_ids[h]] = float(s)
+        result: dict[str, float] = {}
+        index_of: dict[int, str] = {}
+        for seg_id, local, cid in conn.execute("SELECT seg_id, local_idx, chunk_id FROM bm25_docs"):
+            index_of[int(self.offsets[self.seg_index[int(seg_id)]]) + int(local)] = cid
+            result[cid] = 0.0
+        hits, scores = self.scores(conn, term_counts)
+        for h, s in zip(hits.tolist(), scores.tolist(), strict=True):
+            result[index_of[h]] = s
         return result
 
 

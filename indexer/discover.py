@@ -35,12 +35,23 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".idea/", ".vscode/", ".terraform/", "coverage/", "htmlcov/",
     "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock", "uv.lock",
     "Cargo.lock", "Gemfile.lock", "composer.lock", "go.sum", "*.lock",
-    "*.min.js", "*.min.css", "*.min.mjs", "*.map", "*.pyc", "*.pyo", "*.so", "*.dylib", "*.dll", "*.o", "*.a",
-    "*.class", "*.jar", "*.whl", "*.zip", "*.tar", "*.gz", "*.tgz", "*.bz2", "*.xz", "*.7z",
-    "*.png", "*.jpg", "*.jpeg", "*.gif", "*.bmp", "*.ico", "*.webp", "*.pdf", "*.woff", "*.woff2", "*.ttf",
-    "*.eot", "*.mp3", "*.mp4", "*.wav", "*.sqlite", "*.sqlite3", "*.db", "*.gguf", "*.safetensors", "*.bin",
-    "*.onnx", "*.pt", "*.npy", "*.npz", "*.parquet", ".DS_Store",
+    "*.min.js", "*.min.css", "*.min.mjs", "*.map", ".DS_Store",
 )
+
+# Formats that are binary by definition: skipped as "binary" (what they are) without being read,
+# rather than as "ignored" (which means "a rule of yours or ours excluded it").
+BINARY_SUFFIXES = frozenset({
+    ".pyc", ".pyo", ".so", ".dylib", ".dll", ".o", ".a", ".lib", ".obj", ".exe", ".class", ".jar", ".whl",
+    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico",
+    ".webp", ".pdf", ".woff", ".woff2", ".ttf", ".eot", ".mp3", ".mp4", ".wav", ".sqlite", ".sqlite3", ".db",
+    ".gguf", ".safetensors", ".bin", ".onnx", ".pt", ".npy", ".npz", ".parquet",
+})
+
+
+def is_binary_name(name: str) -> bool:
+    """A file whose name says it is binary (``libx.so.1`` too): no need to read it to know."""
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    return bool(suffixes) and (suffixes[-1] in BINARY_SUFFIXES or ".so" in suffixes[:-1])
 
 
 @dataclass
@@ -157,6 +168,9 @@ def discover(repo: Path, settings: IndexSettings) -> Discovery:
                 continue
             if rules.ignored(rel, is_dir=False):
                 found.skipped.append(SkippedFile(rel, "ignored"))
+                continue
+            if is_binary_name(entry.name):
+                found.skipped.append(SkippedFile(rel, "binary"))
                 continue
             if not settings.index_secrets and is_secret_file(entry.name):
                 found.skipped.append(SkippedFile(rel, "secret"))

@@ -11,7 +11,7 @@ changes the vectors (cosine to torch as low as 0.86), so this module:
    the skip-layer-norm and bias-GELU fusions: onnxruntime's CPU kernels for those two are
    slower than the plain Add + LayerNormalization / Add + Gelu they replace (measured on
    all-MiniLM-L6-v2, 2 cores, int8: 143 → 197 chunks/s without them; the embedder's
-   session disables them too, see :data:`SLOW_CPU_FUSIONS`);
+   session disables them too, see :data:`indexer.embedder_base.SLOW_CPU_FUSIONS`);
 3. checks the fp32 model against the torch model on a padded sample of real code and
    queries at two truncation lengths (cosine ≥ 0.999 or it is rejected);
 4. *smooths* the inputs of the attention and feed-forward projections (SmoothQuant):
@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 
 from base.paths import ensure_dir, user_cache_dir
+from indexer.embed_text import embedding_text
+from indexer.embedder_base import OnnxEmbedder, pooling_config, quiet_transformers
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ INT8_MIN_COSINE = 0.99
 # Measured on MiniLM (min cosine to torch over the sample, all int8 / after the fp32 fallback below):
 # 0.5 → 0.980 / 0.991 (2 layers fp32), 0.6 → 0.986 / 0.995 (1), 0.7 → 0.987 / 0.996 (1), 0.8 → 0.982 / 0.995 (1).
 SMOOTHING_ALPHA = 0.7
-# onnxruntime session-level fusions whose CPU kernels are slower than the ops they replace (see 2. above).
-SLOW_CPU_FUSIONS = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 _SAMPLE_MODULES = ("json/decoder.py", "textwrap.py", "heapq.py", "bisect.py", "shlex.py", "fnmatch.py",
                    "csv.py", "string.py", "colorsys.py", "graphlib.py", "calendar.py", "difflib.py",
@@ -93,7 +93,6 @@ def calibration_sample() -> list[str]:
 
 def _stdlib_chunk_texts(modules: tuple[str, ...], per_module: int) -> list[str]:
     from indexer.chunker import chunk_file
-    from indexer.pipeline import embedding_text
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     texts: list[str] = []
@@ -134,8 +133,13 @@ def cache_dir_for(model_dir: Path) -> Path:
     return user_cache_dir() / "onnx" / f"{model_dir.name}-{weights_hash(model_dir)}-v{EXPORT_VERSION}"
 
 
-def ensure_onnx(model_dir: Path) -> tuple[Path, str]:
-    """``(onnx file, flavour)`` for the model, exporting and verifying it on first use."""
+def ensure_onnx(model_dir: Path, progress: Say | None = None) -> tuple[Path, str]:
+    """``(onnx file, flavour)`` for the model, exporting and verifying it on first use.
+
+    ``progress`` hears each step of a first-time export (about a minute on two cores);
+    a cached export says nothing.
+    """
+    say = progress or (lambda _message: None)
     try:
         import onnx  # noqa: F401  (the exporter and the quantiser need it)
         import onnxruntime  # noqa: F401
@@ -149,7 +153,8 @@ def ensure_onnx(model_dir: Path) -> tuple[Path, str]:
             chosen = target / info["file"]
             if chosen.is_file():
                 return chosen, info["flavour"]
-        info = _export_and_verify(model_dir, target)
+        info = _export_and_verify(model_dir, target, say)
+        say(f"done: {info['flavour']}")
         tmp = verify_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2))
         os.replace(tmp, verify_file)
@@ -181,13 +186,21 @@ def _torch_reference(model_dir: Path, texts: list[str], lengths: tuple[int, ...]
 
 
 Checker = Callable[[Path, str], np.ndarray]
+Say = Callable[[str], None]  # one step of a first-time export, in words (the indexer turns it into progress)
 
 
-def _checker(model_dir: Path, sample: list[str], reference: dict[int, np.ndarray]) -> Checker:
-    """``check(onnx file, flavour)`` → per-text cosines to torch, over every verified length."""
-    from indexer.embedder import OnnxEmbedder
+def _checker(model_dir: Path, sample: list[str], reference: dict[int, np.ndarray], say: Say) -> Checker:
+    """``check(onnx file, flavour)`` → per-text cosines to torch, over every verified length.
+
+    Each check says so through ``say``: the int8 search runs a dozen of them, each a few
+    seconds, and the user watches this step on the first ``index``.
+    """
+    checks = 0
 
     def check(path: Path, flavour: str) -> np.ndarray:
+        nonlocal checks
+        checks += 1
+        say(f"checking the {flavour} model against torch (check {checks})")
         embedder = OnnxEmbedder("verify", model_dir, path, flavour, 0, max(reference))
         cosines = []
         for length, expected in reference.items():
@@ -198,17 +211,20 @@ def _checker(model_dir: Path, sample: list[str], reference: dict[int, np.ndarray
     return check
 
 
-def _export_and_verify(model_dir: Path, target: Path) -> dict[str, object]:
+def _export_and_verify(model_dir: Path, target: Path, say: Say) -> dict[str, object]:
     fp32 = target / "model.onnx"
+    say("exporting the transformer to ONNX")
     config = _export(model_dir, target / "model-raw.onnx")
     sample = verification_sample()
+    say("computing reference vectors with torch")
     reference = _torch_reference(model_dir, sample, tuple(n for n in VERIFY_LENGTHS if n <= _model_max(model_dir)))
-    check = _checker(model_dir, sample, reference)
+    check = _checker(model_dir, sample, reference, say)
     raw_cos = check(target / "model-raw.onnx", "onnx-fp32")
     if raw_cos.min() < FP32_MIN_COSINE:
         raise OnnxUnavailable(f"ONNX export does not match torch (min cosine {raw_cos.min():.4f})")
     info: dict[str, object] = {"file": "model.onnx", "flavour": "onnx-fp32", "sample_size": len(sample),
                                "lengths": sorted(reference), "fp32_min_cosine": float(raw_cos.min())}
+    say("fusing attention and layer norms")
     fused = _fuse(target / "model-raw.onnx", target / "model-fused.onnx", config)
     if fused is not None:
         fused_cos = check(fused, "onnx-fp32")
@@ -217,6 +233,7 @@ def _export_and_verify(model_dir: Path, target: Path) -> dict[str, object]:
     os.replace(fused if info.get("fused") else target / "model-raw.onnx", fp32)
     for leftover in (target / "model-raw.onnx", target / "model-fused.onnx"):
         leftover.unlink(missing_ok=True)
+    say("quantising to int8")
     try:
         info.update(_quantise(fp32, target / "model-int8.onnx", check, model_dir))
     except Exception as exc:  # quantisation is an optimisation: fp32 stays valid
@@ -225,8 +242,6 @@ def _export_and_verify(model_dir: Path, target: Path) -> dict[str, object]:
 
 
 def _model_max(model_dir: Path) -> int:
-    from indexer.embedder import pooling_config
-
     return pooling_config(model_dir)[2]
 
 
@@ -236,8 +251,6 @@ def _export(model_dir: Path, out: Path) -> Any:
 
     import torch
     from transformers import AutoModel
-
-    from indexer.embedder import quiet_transformers
 
     quiet_transformers()
     try:
@@ -454,8 +467,6 @@ def _activation_maxima(source: Path, model_dir: Path, texts: list[str], names: l
     """Per-channel max |x| of the named tensors over the real (unpadded) tokens of ``texts``."""
     import onnx
     from onnx import helper
-
-    from indexer.embedder import OnnxEmbedder
 
     model = onnx.load(str(source))
     for name in names:

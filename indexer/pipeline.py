@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from indexer import store
 from indexer.bm25 import Bm25Writer
 from indexer.chunker import CHUNKER_VERSION, chunk_file
 from indexer.discover import Candidate, discover
+from indexer.embed_text import EMBED_TEXT_VERSION, embedding_text  # embedding_text: also this module's API
 from indexer.languages import detect_language
 from indexer.lock import index_lock
 from indexer.progress import ProgressCallback, ProgressEvent, emit
@@ -42,7 +43,6 @@ from indexer.vector_cache import SharedVectorCache, open_shared_cache
 
 log = logging.getLogger(__name__)
 
-EMBED_TEXT_VERSION = 1
 COMMIT_EVERY_S = 3.0
 COMMIT_EVERY_FILES = 1000
 PUBLISH_EVERY_S = 120.0
@@ -124,15 +124,94 @@ def _process_star(args: tuple[Candidate, str | None, IndexSettings]) -> _Process
     return _process(*args)
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """What the embedder sees: where the chunk lives, what it is, then its code (trimmed by the tokenizer)."""
-    title = f"{chunk.path} {chunk.symbol}".strip()
-    parts = [title, chunk.header, chunk.text] if chunk.header else [title, chunk.text]
-    return "\n".join(parts)
+_HELPERS_LOCK = threading.Lock()
+
+
+def _start_process_helpers() -> None:
+    """Start multiprocessing's resource tracker and fork server with a stderr they can pass on.
+
+    The resource tracker hands ``sys.stderr.fileno()`` to its child process.  While a
+    Textual app runs, ``sys.stderr`` is Textual's print capture, whose ``fileno()`` is -1,
+    and ``fork_exec`` refuses it (``ValueError: bad value(s) in fds_to_keep``): the TUI
+    could not index a repository big enough for worker processes.  Both helpers start
+    once per process, so pointing ``sys.stderr`` at the real one for that start (as
+    Textual's own ``App.suspend`` does) serves every later pool.
+    """
+    import sys
+    from multiprocessing import forkserver, resource_tracker
+
+    with _HELPERS_LOCK:
+        stream = sys.stderr
+        try:
+            usable = stream is None or stream.fileno() >= 0
+        except (AttributeError, OSError, ValueError):
+            usable = True  # no descriptor at all: the tracker leaves it out by itself
+        if not usable and sys.__stderr__ is not None:
+            sys.stderr = sys.__stderr__
+        try:
+            resource_tracker.ensure_running()
+            forkserver.ensure_running()
+        finally:
+            if sys.stderr is not stream and sys.stderr is sys.__stderr__:
+                sys.stderr = stream
+
+
+def _chunk_in_workers(
+        jobs: list[tuple[Candidate, str | None, IndexSettings]]) -> tuple[Any, Iterator[_Processed]] | None:
+    """A process pool chunking ``jobs`` and its results in order; ``None`` when processes cannot start.
+
+    Where worker processes cannot be started (no usable stderr, no POSIX semaphores in a
+    sandbox), the caller chunks in this process: slower, same results.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(CHUNK_WORKERS, os.cpu_count() or 1)
+    pool = None
+    try:
+        _start_process_helpers()
+        # forkserver, not fork: workers must not inherit the index lock's descriptor (a killed
+        # run would stay "locked" by its orphans) nor the threads of torch or the TUI.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=_worker_init, initargs=(os.getpid(),))
+        results = pool.map(_process_star, jobs, chunksize=8)
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:
+        log.warning("worker processes unavailable (%s): chunking in this process", exc)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return None
+    log.info("chunking %d files in %d worker processes", len(jobs), workers)
+    return pool, results
 
 
 def bm25_tokens(chunk: Chunk) -> list[str]:
     return code_tokens(f"{chunk.header}\n{chunk.text}") + path_tokens(chunk.path)
+
+
+_VENDORED = frozenset({"vendor", "vendored", "_vendor", "third_party", "thirdparty", "third-party", "node_modules",
+                       "external", "extern", "site-packages", "dist-packages"})
+_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
+_DOC_DIRS = frozenset({"doc", "docs", "documentation", "examples", "example"})
+_DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc")
+
+
+def embed_priority(path: str) -> int:
+    """0 source, 1 tests, 2 docs and examples, 3 vendored code: the order chunks are embedded in.
+
+    Embedding a kernel-sized tree takes most of an hour on a CPU, and vector search works on
+    whatever is published so far, so the code people ask about comes first.
+    """
+    parts = path.lower().split("/")
+    if _VENDORED.intersection(parts[:-1]):
+        return 3
+    name = parts[-1]
+    if name.endswith(_DOC_SUFFIXES) or _DOC_DIRS.intersection(parts[:-1]):
+        return 2
+    stem = name.rsplit(".", 1)[0]
+    if _TEST_DIRS.intersection(parts[:-1]) or stem.startswith("test_") or stem.endswith(("_test", "_tests")) \
+            or name == "conftest.py":
+        return 1
+    return 0
 
 
 def index_repository(
@@ -254,16 +333,10 @@ class _Run:
         jobs = [(cand, None if force_all or cand.path not in manifest else manifest[cand.path][2], self.settings)
                 for cand in stale]
         pool = None
-        if len(jobs) >= PARALLEL_MIN_FILES and (os.cpu_count() or 1) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            # forkserver, not fork: workers must not inherit the index lock's descriptor (a killed
-            # run would stay "locked" by its orphans) nor the threads of torch or the TUI.
-            pool = ProcessPoolExecutor(max_workers=min(CHUNK_WORKERS, os.cpu_count() or 1),
-                                       mp_context=multiprocessing.get_context("forkserver"),
-                                       initializer=_worker_init, initargs=(os.getpid(),))
-            results = pool.map(_process_star, jobs, chunksize=8)
+        parallel = _chunk_in_workers(jobs) if len(jobs) >= PARALLEL_MIN_FILES and (os.cpu_count() or 1) > 1 \
+            else None
+        if parallel is not None:
+            pool, results = parallel
         else:
             results = map(_process_star, jobs)
         try:
@@ -333,7 +406,9 @@ class _Run:
                     old_ids.extend(store.json_list(row[4]))
             gone = list(deleted)
             if old_ids:
-                bm25.delete(old_ids)
+                # their tokens leave the BM25 document frequencies (recomputed from the stored text)
+                old = store.fetch_chunks(conn, old_ids)
+                bm25.delete(list(old), [bm25_tokens(c) for c in old.values()], save=False)
                 for start in range(0, len(old_ids), 500):
                     part = old_ids[start:start + 500]
                     conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
@@ -358,7 +433,7 @@ class _Run:
                     conn.execute("DELETE FROM symbols WHERE path = ?", (cand.path,))
             conn.executemany(f"INSERT OR REPLACE INTO chunks({store.CHUNK_COLUMNS}) VALUES "
                              f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [store.chunk_row(c) for c in new_chunks])
-            bm25.add([c.id for c in new_chunks], [bm25_tokens(c) for c in new_chunks])
+            bm25.add([c.id for c in new_chunks], [bm25_tokens(c) for c in new_chunks])  # saves df, N, mean idf
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
                              (cand.size, cand.mtime_ns, digest, cand.path))
@@ -381,8 +456,15 @@ class _Run:
 
         t = time.perf_counter()
         settings = self.settings
+        steps = 0
+
+        def model_step(message: str) -> None:  # the first run exports the embedder to ONNX (~1 min)
+            nonlocal steps
+            steps += 1
+            emit(self.progress, "model", steps, 0, message)
+
         embedder = load_embedder(settings.embedding_model, backend=settings.embedding_backend,
-                                 threads=settings.threads, max_tokens=settings.embed_max_tokens)
+                                 threads=settings.threads, max_tokens=settings.embed_max_tokens, progress=model_step)
         model_key = f"{settings.embedding_model}|{embedder.fingerprint}|{embedder.max_tokens}|t{EMBED_TEXT_VERSION}"
         collection = collection_name(self.repo, settings.embedding_model, embedder.dim)
         state: dict[str, Any] | None = store.get_meta(conn, "vector_state")
@@ -393,9 +475,13 @@ class _Run:
             with store.transaction(conn):
                 conn.execute("DELETE FROM vec_points")
         present = dict(conn.execute("SELECT chunk_id, cache_key FROM vec_points"))
-        lengths = dict(conn.execute("SELECT id, end_byte - start_byte FROM chunks"))  # no text read
-        to_add = sorted((cid for cid in lengths if cid not in present), key=lambda c: lengths[c])
-        to_delete = [cid for cid in present if cid not in lengths]
+        # Source before tests, docs and vendored code, the most recently modified files first
+        # (the ones the user is working on); the embedder sorts each group by length itself.
+        order = {cid: (embed_priority(path), -mtime, path, start) for cid, path, start, mtime in conn.execute(
+            "SELECT c.id, c.path, c.start_line, COALESCE(f.mtime_ns, 0) FROM chunks c "
+            "LEFT JOIN files f ON f.path = c.path")}  # no text read
+        to_add = sorted((cid for cid in order if cid not in present), key=order.__getitem__)
+        to_delete = [cid for cid in present if cid not in order]
         t = self._phase("embedding", t)
         if compatible and not to_add and not to_delete:
             emit(self.progress, "embedding", 0, 0, "vectors up to date")

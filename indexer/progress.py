@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-PHASES: tuple[str, ...] = ("discovering", "chunking", "bm25", "embedding", "done")
+PHASES: tuple[str, ...] = ("discovering", "chunking", "bm25", "model", "embedding", "done")
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,9 @@ class ProgressEvent:
     """One step of an indexing run.
 
     ``phase`` is one of :data:`PHASES`; ``done``/``total`` count files (discovering,
-    chunking) or chunks (bm25, embedding); ``total`` is 0 when unknown.  ``message``
+    chunking), chunks (bm25, embedding) or steps (model: the one-time ONNX export of
+    the embedding model, whose number of steps is not known in advance); ``total``
+    is 0 when unknown.  ``message``
     is a short human-readable note, e.g. "BM25 ready; embeddings continue".
     """
 
@@ -25,6 +27,11 @@ class ProgressEvent:
     done: int = 0
     total: int = 0
     message: str = ""
+
+    @property
+    def fraction(self) -> float | None:
+        """How far this phase is (0..1), for a progress bar; ``None`` when the total is unknown."""
+        return None if self.total <= 0 else min(1.0, self.done / self.total)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]

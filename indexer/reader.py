@@ -20,7 +20,7 @@ from typing import Any
 from base.config import IndexSettings
 from base.errors import IndexingError, IndexMissingError, RetrievalError
 from indexer import store
-from indexer.bm25 import Bm25Searcher, load_segments, lookup_terms
+from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.tokenize import code_tokens
 from indexer.types import Chunk, FileSymbols
 
@@ -175,7 +175,7 @@ class IndexReader:
             self._chunks = None
             self._symbols = None
         if self._bm25 is None:
-            self._bm25 = Bm25Searcher(*load_segments(self._conn))
+            self._bm25 = Bm25Searcher(self._conn)
         return self._bm25
 
     def bm25_search(self, query: str, k: int = 20) -> list[tuple[Chunk, float]]:
@@ -192,7 +192,7 @@ class IndexReader:
             self._conn.execute("BEGIN")
             try:
                 searcher = self._load_bm25_locked()
-                ranked = searcher.top(lookup_terms(self._conn, tokens), k)
+                ranked = searcher.top(self._conn, lookup_terms(self._conn, tokens), k)
                 found = store.fetch_chunks(self._conn, [cid for cid, _ in ranked])
             finally:
                 self._conn.execute("COMMIT")
@@ -254,13 +254,23 @@ class IndexReader:
     # ------------------------------------------------------------------ staleness
 
     def stale_files(self) -> list[str]:
-        """Files new, changed (size or mtime) or deleted since the last run, sorted."""
+        """Files new, changed or deleted since the last run, sorted.
+
+        Size and mtime decide for most files; only when they differ is the content hashed
+        and compared with the manifest's, so a ``git checkout`` or a patch + undo that
+        restores the same bytes (with a new mtime) does not count as a change.
+        """
         from indexer.discover import discover
 
         with self._lock:
-            known = {path: (size, mtime) for path, size, mtime in
-                     self._conn.execute("SELECT path, size, mtime_ns FROM files")}
+            known = {path: (size, mtime, digest) for path, size, mtime, digest in
+                     self._conn.execute("SELECT path, size, mtime_ns, hash FROM files")}
         found = discover(self.repo, self.settings)
-        stale = [f.path for f in found.files if known.pop(f.path, None) != (f.size, f.mtime_ns)]
+        stale = []
+        for f in found.files:
+            row = known.pop(f.path, None)
+            if row is None or ((row[0], row[1]) != (f.size, f.mtime_ns)
+                               and (row[0] != f.size or store.file_hash(f.abspath) != row[2])):
+                stale.append(f.path)
         stale.extend(known)  # deleted (or now ignored)
         return sorted(stale)

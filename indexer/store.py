@@ -10,14 +10,17 @@ Why one SQLite file: every indexing step that must be atomic (a file's manifest 
 its chunks, its symbols and the BM25 postings that reference them) commits in one
 transaction, so a run killed at any point leaves the previous committed state, and
 readers in other processes see a consistent snapshot through WAL without ever
-blocking the writer.  BM25 arrays are stored as ``.npz`` blobs (numpy, no pickle),
-the rest as plain rows and JSON, so everything is inspectable with ``sqlite3``.
+blocking the writer.  BM25 posting lists are rows per (segment, term) holding raw
+little-endian arrays (see :mod:`indexer.bm25`), the rest plain rows and JSON, so
+everything is inspectable with ``sqlite3``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -29,7 +32,7 @@ from indexer.types import Chunk, FileSymbols, SymbolDef
 
 # Bump when the schema, the chunker or the tokenizer changes what is stored: an index
 # written by another version is rebuilt, never reused.
-INDEX_FORMAT_VERSION = 2
+INDEX_FORMAT_VERSION = 4  # 3-4: BM25 postings stored per (segment, term), varint doc gaps
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 
@@ -49,12 +52,18 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
 CREATE TABLE IF NOT EXISTS symbols (path TEXT PRIMARY KEY, language TEXT NOT NULL, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bm25_vocab (term TEXT PRIMARY KEY, id INTEGER NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS bm25_segments (id INTEGER PRIMARY KEY, n_docs INTEGER NOT NULL,
-    chunk_ids TEXT NOT NULL, arrays BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS bm25_docs (chunk_id TEXT PRIMARY KEY, seg_id INTEGER NOT NULL, local_idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bm25_vocab (term TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bm25_segments (id INTEGER PRIMARY KEY, n_docs INTEGER NOT NULL, doc_len BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bm25_postings (seg_id INTEGER NOT NULL, term_id INTEGER NOT NULL, docs BLOB NOT NULL,
+    tfs BLOB NOT NULL, PRIMARY KEY (seg_id, term_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bm25_docs (seg_id INTEGER NOT NULL, local_idx INTEGER NOT NULL, chunk_id TEXT NOT NULL,
+    PRIMARY KEY (seg_id, local_idx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bm25_docs_chunk ON bm25_docs(chunk_id);
 CREATE TABLE IF NOT EXISTS bm25_dead (seg_id INTEGER NOT NULL, local_idx INTEGER NOT NULL,
-    PRIMARY KEY (seg_id, local_idx));
+    PRIMARY KEY (seg_id, local_idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bm25_stats (id INTEGER PRIMARY KEY, n_live INTEGER NOT NULL, idf_mean REAL NOT NULL,
+    n_terms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bm25_df (id INTEGER PRIMARY KEY, df BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS vec_cache (key TEXT PRIMARY KEY, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS vec_points (chunk_id TEXT PRIMARY KEY, cache_key TEXT NOT NULL);
 """
@@ -76,13 +85,45 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open the database in WAL mode with explicit transactions (``BEGIN``/``COMMIT``).
 
     ``check_same_thread=False`` because the TUI reads from worker threads; callers
-    serialise access to one connection themselves.
+    serialise access to one connection themselves.  In a directory nobody may write
+    (a read-only checkout or mount) WAL mode cannot be set up, and since no writer
+    can exist there either, the index is opened read-only and immutable instead.
     """
     conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.access(path.parent, os.W_OK) or not path.is_file():
+            raise
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+def file_hash(path: Path) -> str | None:
+    """The manifest's content hash of a file (sha1 of its raw bytes, as the pipeline stores it), or None."""
+    digest = hashlib.sha1()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def vector_progress(conn: sqlite3.Connection) -> tuple[int, int]:
+    """``(chunks with a published vector, vectors computed and kept for reuse)``.
+
+    After an interrupted run the second number shows the work a resumed run will
+    not redo (the repository's vector cache is committed per embedding group).
+    """
+    published = conn.execute("SELECT COUNT(*) FROM vec_points WHERE chunk_id IN (SELECT id FROM chunks)")
+    cached = conn.execute("SELECT COUNT(*) FROM vec_cache")
+    return int(published.fetchone()[0]), int(cached.fetchone()[0])
 
 
 def create_schema(conn: sqlite3.Connection) -> None:

@@ -12,6 +12,7 @@ tokenizes chunks and queries, so scores are consistent.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Identifier-like runs: letters, digits and underscores, starting with a letter or underscore,
 # or a bare number (kept: error codes, HTTP statuses and versions are searched for).
@@ -85,6 +86,12 @@ def code_tokens(text: str) -> list[str]:
 
 
 def path_tokens(path: str) -> list[str]:
+    """Tokens for a repository-relative path (see :func:`_path_tokens`); a new list each call."""
+    return list(_path_tokens(path))
+
+
+@lru_cache(maxsize=4096)  # every chunk of a file asks for the same path
+def _path_tokens(path: str) -> tuple[str, ...]:
     """Tokens for a repository-relative path: each directory and the file stem, whole and split.
 
     ``shopcore/pricing/tax_rules.py`` → shopcore, pricing, tax_rules, tax, rules, py.  Added to
@@ -100,4 +107,4 @@ def path_tokens(path: str) -> list[str]:
         tokens.extend(code_tokens(stem.replace("-", "_").replace(".", "_")))
         if ext:
             tokens.append(ext.lower())
-    return tokens
+    return tuple(tokens)

@@ -27,6 +27,7 @@ deletion of the points of changed and deleted chunks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -69,6 +70,41 @@ def edge_root(repo: Path) -> Path:
     return index_dir(repo) / "qdrant"
 
 
+SPARSE_BLOCK = 1 << 16
+
+
+def copy_sparse(src: str, dst: str) -> str:
+    """Copy one file keeping its holes (``shutil.copytree``'s ``copy_function``).
+
+    Qdrant Edge preallocates its mmap files (32 MiB of vectors, 32 MiB of payload pages,
+    4 MiB per keyword index), which stay sparse, a few hundred KiB on disk, until
+    something copies them byte for byte: ``shutil.copy2`` writes the zeros, and every
+    generation of the index then took 70 MiB whatever the repository's size.  Here only
+    the data ranges are read (``SEEK_DATA``/``SEEK_HOLE``) and all-zero blocks become
+    holes again, so an index costs what its content needs.
+    """
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        position = 0
+        while position < size:
+            try:
+                start = os.lseek(fin.fileno(), position, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # nothing but a hole up to the end
+                    break
+                start, end = position, size  # the file system cannot tell: read the rest
+            else:
+                end = os.lseek(fin.fileno(), start, os.SEEK_HOLE)
+            for offset in range(start, end, SPARSE_BLOCK):
+                block = os.pread(fin.fileno(), min(SPARSE_BLOCK, end - offset), offset)
+                if block.count(0) != len(block):
+                    os.pwrite(fout.fileno(), block, offset)
+            position = end
+        fout.truncate(size)
+    shutil.copystat(src, dst)
+    return dst
+
+
 # ---------------------------------------------------------------------------- embedded (Qdrant Edge)
 
 class EdgeWriter:
@@ -96,7 +132,7 @@ class EdgeWriter:
         self.work = self.root / f"{self.next_name}.tmp"
         base = self.root / current if current else None
         if base is not None and base.is_dir():
-            shutil.copytree(base, self.work)
+            shutil.copytree(base, self.work, copy_function=copy_sparse)
             self.shard = EdgeShard.load(str(self.work))
         else:
             config = EdgeConfig(vectors=EdgeVectorParams(size=dim, distance=Distance.Cosine), wal_enabled=False)
@@ -145,12 +181,32 @@ class EdgeWriter:
 
 
 class EdgeReader:
+    """A published generation, opened for search.
+
+    Qdrant Edge maps its files read-write even to search, so in a read-only checkout the
+    generation is first copied (sparsely: a few MB) to a private temporary directory.
+    """
+
     def __init__(self, path: Path) -> None:
         from qdrant_edge import EdgeShard
 
         if not path.is_dir():
             raise RetrievalError(f"vector snapshot {path} is missing", hint="run `repo-assistant index`")
-        self.shard = EdgeShard.load(str(path))
+        self.scratch: Path | None = None
+        try:
+            self.shard = EdgeShard.load(str(path))
+        except Exception:
+            if os.access(path, os.W_OK):
+                raise
+            import tempfile
+
+            self.scratch = Path(tempfile.mkdtemp(prefix="repo-assistant-vectors-"))
+            try:
+                shutil.copytree(path, self.scratch / path.name, copy_function=copy_sparse)
+                self.shard = EdgeShard.load(str(self.scratch / path.name))
+            except BaseException:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                raise
 
     def search(self, vector: Sequence[float], k: int, paths: Sequence[str] | None) -> list[tuple[str, float]]:
         from qdrant_edge import FieldCondition, Filter, MatchAny, Query, QueryRequest
@@ -162,6 +218,8 @@ class EdgeReader:
 
     def close(self) -> None:
         self.shard.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- server (qdrant-client)

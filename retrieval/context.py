@@ -4,6 +4,9 @@ Priorities, highest first:
 
 1. the active-file window around the cursor (prefix and suffix, at most
    ``WINDOW_SHARE`` of the budget; the whole file when it is small),
+   then, when asked for (questions, explanations), the project's rules files
+   (``AGENTS.md``, ``CLAUDE.md``... from the root down to the active file's folder,
+   :mod:`retrieval.rules`), placed first in the prompt,
 2. files the user pinned,
 3. definitions of the names used at the cursor (:mod:`retrieval.definitions`);
    with a query they may fill at most ``DEFINITIONS_QUOTA`` of the budget, so that
@@ -28,15 +31,17 @@ from pathlib import Path
 
 from base.config import RetrievalSettings
 from base.errors import AssistantError, RetrievalError
+from indexer.secrets import redact
 from indexer.tokenize import code_tokens
 from indexer.types import FileSymbols, SymbolDef
 from retrieval import render
 from retrieval.definitions import DefinitionCandidate, definitions_at, names_near
 from retrieval.query import analyze_query
 from retrieval.repo_map import build_repo_map
+from retrieval.rules import RULES_REASON, project_rules
 from retrieval.search import Reader, search, symbol_index
 from retrieval.spans import Span, merge_spans, subtract_spans
-from retrieval.types import BuiltContext, ContextItem, Target
+from retrieval.types import BuiltContext, ContextItem, SearchHit, Target
 from retrieval.window import Window, cursor_window
 
 log = logging.getLogger(__name__)
@@ -47,20 +52,25 @@ DEFINITION_SHARE = 0.25  # a definition costing more than this share of the budg
 DEFINITIONS_QUOTA = 0.35  # share of the budget definitions may fill when there is a query
 SIMILAR_QUERY_LINES = 12  # lines around the cursor used as the query when there is none
 CALIBRATION_LINES = 150  # lines each side of the cursor counted once to calibrate the window search
-PRIORITY = {"active-file": 0, "pinned": 1, "definition": 2, "search-hit": 3, "repo-map": 4}
+PRIORITY = {"active-file": 0, "rules": 1, "pinned": 2, "definition": 3, "search-hit": 4, "repo-map": 5}
 
 TokenCounter = Callable[[str], int]
 
 
 class FileLines:
-    """Lines of repository files: the editor's text for the active file, else the disk, else the index."""
+    """Lines of repository files: the editor's text for the active file, else the disk, else the index.
+
+    Text read here goes into prompts (and, through the MCP server, to other agents), so
+    token-like lines are redacted exactly as the indexer redacts them: a context never
+    shows a secret the index would not (line numbers are kept).
+    """
 
     def __init__(self, repo: Path, reader: Reader, active: tuple[str, str] | None = None) -> None:
         self.repo = repo.resolve()
         self.reader = reader
         self._cache: dict[str, list[str]] = {}
         if active is not None:
-            self._cache[active[0]] = active[1].splitlines(keepends=True)
+            self._cache[active[0]] = redact(active[1]).text.splitlines(keepends=True)
 
     def get(self, path: str) -> list[str] | None:
         if path in self._cache:
@@ -69,7 +79,7 @@ class FileLines:
         full = (self.repo / path).resolve()
         if full.is_relative_to(self.repo) and full.is_file():
             try:
-                lines = full.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+                lines = redact(full.read_text(encoding="utf-8", errors="replace")).text.splitlines(keepends=True)
             except OSError:
                 lines = None
         if lines is None:
@@ -105,9 +115,17 @@ class _Piece:
     def priority(self) -> int:
         return PRIORITY[self.kind]
 
-    def item(self) -> ContextItem:
+    def item(self, files: FileLines) -> ContextItem:
         return ContextItem(self.path, self.start, self.end, self.kind, self.reason, self.score, self.tokens,
-                           self.text)
+                           self.text, self.raw(files))
+
+    def raw(self, files: FileLines) -> str:
+        """The code this piece shows, without heading and line numbers."""
+        if self.kind in ("repo-map", "rules"):
+            return self.text.split("\n", 1)[1] if "\n" in self.text else ""
+        lines = files.get(self.path) or []
+        numbers = self.rows if self.outline else range(self.start, self.end + 1)
+        return "".join(lines[n - 1] for n in numbers if 0 < n <= len(lines))
 
 
 def _short(text: str, limit: int = 48) -> str:
@@ -305,25 +323,35 @@ def _fit_window(packer: _Packer, target: Target, lines: Sequence[str], budget: i
 
 
 def _layout(pieces: Sequence[_Piece], active_path: str) -> list[_Piece]:
-    """Order for the prompt: repo map, other files by path and line, then the active file."""
-    return sorted(pieces, key=lambda p: (p.kind != "repo-map", p.path == active_path, p.path, p.start))
+    """Order for the prompt: project rules, repo map, other files by path and line, then the active file."""
+    return sorted(pieces, key=lambda p: (p.kind != "rules", p.kind != "repo-map", p.path == active_path, p.path,
+                                         p.start))
+
+
+def search_with_fallback(reader: Reader, query: str, settings: RetrievalSettings, k: int | None = None,
+                         **filters: str | None) -> list[SearchHit]:
+    """The configured search, falling back to BM25 when the index has no vectors or the embedder fails."""
+    mode = settings.mode if settings.mode in ("bm25", "vector", "hybrid") else "hybrid"
+    if not reader.has_vectors:
+        mode = "bm25"
+    k = settings.top_k if k is None else k
+    try:
+        return search(reader, query, k=k, mode=mode, settings=settings, **filters)
+    except AssistantError:
+        raise
+    except Exception as exc:  # the vector side failed (embedder missing...): BM25 still answers
+        log.warning("vector search failed, using BM25: %s", exc)
+        return search(reader, query, k=k, mode="bm25", settings=settings, **filters)
 
 
 def _search_candidates(reader: Reader, query: str, target: Target, lines: Sequence[str],
-                       settings: RetrievalSettings) -> list[tuple[str, Span, str, float]]:
+                       settings: RetrievalSettings, hits: Sequence[SearchHit] | None,
+                       ) -> list[tuple[str, Span, str, float]]:
     """``(path, span, reason, score)`` for the query's hits, or for code like the cursor's lines."""
     out: list[tuple[str, Span, str, float]] = []
     if query.strip():
-        mode = settings.mode if settings.mode in ("bm25", "vector", "hybrid") else "hybrid"
-        if not reader.has_vectors:
-            mode = "bm25"
-        try:
-            hits = search(reader, query, k=settings.top_k, mode=mode, settings=settings)
-        except AssistantError:
-            raise
-        except Exception as exc:  # the vector side failed (embedder missing...): BM25 still answers
-            log.warning("vector search failed, using BM25: %s", exc)
-            hits = search(reader, query, k=settings.top_k, mode="bm25", settings=settings)
+        if hits is None:
+            hits = search_with_fallback(reader, query, settings)
         reason = f"search hit for {_short(query)!r}"
         for h in hits:
             out.append((h.path, (h.start_line, h.end_line), reason, h.score))
@@ -353,11 +381,17 @@ def build_context(
     pinned: Sequence[str] = (),
     active_text: str | None = None,
     counter_name: str = "",
+    hits: Sequence[SearchHit] | None = None,
+    project_rules: bool = False,
 ) -> BuiltContext:
     """The context for ``target`` and ``query`` within ``budget`` tokens (a hard limit).
 
     ``active_text`` is the editor's (possibly unsaved) text of the active file; by default
     the file is read from disk.  ``pinned`` are repository paths the user asked to include.
+    ``hits`` are the query's search hits when the caller already searched (the feature
+    service picks the target from them): the same search is not run twice.
+    ``project_rules`` adds the rules files that apply to the active file (questions and
+    explanations; a completion prompt has no room for instructions).
     """
     budget = max(0, int(budget))
     files = FileLines(repo, reader, (target.path, active_text) if active_text is not None else None)
@@ -373,6 +407,9 @@ def build_context(
         packer.accept(_Piece(target.path, window.start, window.end, "active-file", "active-file window", 1.0,
                              0, text, packer._cost(text)))
     visible = (window.start, window.end) if not window.empty else None
+    notes: list[str] = []
+    if project_rules:
+        notes += _offer_rules(packer, files.repo, target.path, settings.rules_max_bytes)
 
     for path in pinned:
         pinned_lines = files.get(path)
@@ -413,7 +450,7 @@ def build_context(
         packer.offer(d.path, span, "definition", f"definition of {c.name}", c.score, outline=outline,
                      ceiling=ceiling)
 
-    for path, span, reason, score in _search_candidates(reader, query, target, lines, settings):
+    for path, span, reason, score in _search_candidates(reader, query, target, lines, settings, hits):
         packer.offer(path, span, "search-hit", reason, score)
 
     focus_names = list(names_near(lines, target.line or 1))[:50]
@@ -435,7 +472,24 @@ def build_context(
     elif symbols:
         packer.dropped.append(_Piece("", 0, 0, "repo-map", "repo map (no room left)", 0.0, packer._next()))
 
-    return _finish(packer, target, window.prefix, window.suffix, budget, count_tokens, files, counter_name)
+    built = _finish(packer, target, window.prefix, window.suffix, budget, count_tokens, files, counter_name)
+    built.notes = notes
+    return built
+
+
+def _offer_rules(packer: _Packer, repo: Path, active_path: str, cap_bytes: int) -> list[str]:
+    """Add the project's rules for ``active_path`` when they fit; returns notes on skipped rules files."""
+    rules = project_rules(repo, active_path, cap_bytes)
+    if not rules.text:
+        return rules.notes
+    text = render.rules_block(rules.text)
+    cost = packer._cost(text)
+    piece = _Piece("", 0, 0, "rules", f"{RULES_REASON}: {', '.join(rules.paths)}", 1.0, packer._next(), text, cost)
+    if cost <= packer.room():
+        packer.accept(piece)
+        return rules.notes
+    packer.dropped.append(piece)
+    return [*rules.notes, f"{RULES_REASON} ({cost} tokens) did not fit the context budget"]
 
 
 def _finish(packer: _Packer, target: Target, prefix: str, suffix: str, budget: int, count: TokenCounter,
@@ -460,8 +514,8 @@ def _finish(packer: _Packer, target: Target, prefix: str, suffix: str, budget: i
         dropped.append(replace(worst, reason=f"{worst.reason} (over budget after rendering)"))
     dropped.sort(key=lambda p: (p.priority, -p.score, p.order))
     return BuiltContext(
-        items=[p.item() for p in ordered],
-        dropped=[p.item() for p in dropped],
+        items=[p.item(files) for p in ordered],
+        dropped=[p.item(files) for p in dropped],
         text=text,
         tokens_used=used,
         budget=budget,

@@ -34,6 +34,7 @@ from indexer.tokenize import code_tokens
 from indexer.types import Chunk
 from retrieval.fusion import rrf_fuse
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens, message_words
+from retrieval.render import heading
 from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_index, symbol_matches
 from retrieval.types import FileHit, Localization, SearchHit
 
@@ -248,7 +249,7 @@ def localization_context(
     for chunk in queue:
         if chunk.id in seen:
             continue
-        cost = int(count_tokens(f"### {chunk.path} (lines {chunk.start_line}-{chunk.end_line})\n{chunk.text}\n"))
+        cost = int(count_tokens(heading(chunk.path, chunk.start_line, chunk.end_line) + chunk.text + "\n"))
         if used + cost > budget:
             continue
         seen.add(chunk.id)

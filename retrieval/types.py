@@ -60,6 +60,9 @@ class ContextItem:
     ``kind`` is one of ``active-file``, ``pinned``, ``definition``, ``search-hit``,
     ``repo-map``; ``reason`` is the human sentence (``definition of PriceCalculator``).
     ``tokens`` is what the rendered block costs, headers and line numbers included.
+    ``text`` is the rendered block (what the model sees); ``raw`` is the code itself,
+    without heading and line numbers (for prompts that place code themselves, such as
+    completion's, and for front ends that show it), so nothing parses rendered text back.
     The repo map has ``path == ""`` and no line span.
     """
 
@@ -71,6 +74,12 @@ class ContextItem:
     score: float
     tokens: int
     text: str
+    raw: str = ""
+
+    @property
+    def label(self) -> str:
+        """``path:start-end``, as the block's heading shows it and answers cite it ("" for the repo map)."""
+        return f"{self.path}:{self.start_line}-{self.end_line}" if self.path else ""
 
 
 @dataclass
@@ -95,6 +104,7 @@ class BuiltContext:
     suffix: str = ""
     other_text: str = ""
     counter: str = ""  # which token counter measured it, e.g. "model tokenizer" or "estimate (bytes/3)"
+    notes: list[str] = field(default_factory=list)  # e.g. project rules files skipped (binary, too large)
 
 
 @dataclass

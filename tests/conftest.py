@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +61,13 @@ def sample_repo_copy(tmp_path: Path) -> Path:
         cwd=target, check=True,
     )
     return target
+
+
+@pytest.fixture(scope="session")
+def embedded_backend() -> Iterator[Any]:
+    """The embedded SmolLM2 on the CPU with one thread (converted on first use, cached after)."""
+    from assistant.models import load_backend
+    from base.config import ModelSettings
+
+    backend = load_backend(ModelSettings(), threads=1)
+    yield backend

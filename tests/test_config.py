@@ -63,9 +63,10 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / ".repo-assistant.toml").mkdir()  # a directory where a file should be
-    loaded = load_settings(tmp_path, environ={}, user_file=tmp_path / "none.toml")
-    assert loaded.settings.model.name  # a directory is not a config file: ignored
+    (tmp_path / ".repo-assistant.toml").mkdir()  # a directory where a file should be: said, not ignored
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(tmp_path, environ={}, user_file=tmp_path / "none.toml")
+    (tmp_path / ".repo-assistant.toml").rmdir()
     unreadable = _write(tmp_path / "u.toml", "[model]\n")
     unreadable.chmod(0)
     try:

@@ -38,6 +38,7 @@ from assistant.session import (
     Session,
 )
 from base.config import Settings
+from base.cpu import CpuPolicy
 from base.errors import AssistantError, GenerationCancelled, UsageError
 from tui import messages as m
 from tui.commands import AssistantCommands
@@ -46,7 +47,7 @@ from tui.screens.file_picker import FilePicker
 from tui.screens.help import HelpScreen
 from tui.widgets.code_view import CodeView
 from tui.widgets.context_inspector import ContextInspector
-from tui.widgets.conversation import AssistantMessage, Conversation, OpenLocation
+from tui.widgets.conversation import AssistantMessage, Conversation, LocationList, OpenLocation
 from tui.widgets.file_tree import FileTree
 from tui.widgets.prompt import PromptInput
 from tui.widgets.status_bar import StatusBar
@@ -69,8 +70,11 @@ class AssistantApp(App[None]):
         Binding("f1", "help", "Help", id="help", tooltip="Keys and commands"),
         Binding("ctrl+o", "open_file", "Open", id="open-file", tooltip="Open a file with the fuzzy picker"),
         Binding("f5", "reindex", "Index", id="reindex", tooltip="Re-index the repository in the background"),
-        Binding("f6", "explain", "Explain", id="explain", tooltip="Explain the code at the cursor or selection"),
-        Binding("f7", "complete", "Complete", id="complete", tooltip="Complete at the code view's cursor"),
+        # Priority: the code view (a TextArea) binds F6/F7 to select line / select all.
+        Binding("f6", "explain", "Explain", priority=True, id="explain",
+                tooltip="Explain the code at the cursor or selection"),
+        Binding("f7", "complete", "Complete", priority=True, id="complete",
+                tooltip="Complete at the code view's cursor"),
         Binding("ctrl+n", "new_chat", "New chat", id="new-chat", tooltip="Start a new chat (this one stays saved)"),
         Binding("f2", "toggle_pane('tree')", "Files", show=False, id="toggle-tree",
                 tooltip="Show or hide the file tree"),
@@ -84,6 +88,8 @@ class AssistantApp(App[None]):
                 tooltip="Make the chat column wider"),
         Binding("ctrl+l", "focus_prompt", "Prompt", show=False, id="focus-prompt",
                 tooltip="Go to the prompt"),
+        Binding("f8", "focus_results", "Results", show=False, id="focus-results",
+                tooltip="Go to the latest search hits or sources (Enter opens one)"),
         Binding("escape", "cancel", "Stop", priority=True, id="cancel", tooltip="Stop the answer being generated"),
         Binding("ctrl+c", "cancel", "Stop", show=False, priority=True, id="cancel-ctrl-c"),
     ]
@@ -154,6 +160,19 @@ class AssistantApp(App[None]):
         self.check_index(first=True)
         if self.preload_model:
             self.load_model()
+        self._watch_files()
+
+    def _watch_files(self) -> None:
+        """Re-index files as they change while the app runs (the session's watcher); the status bar follows."""
+
+        def follow(event: Any) -> None:  # runs on the watcher's thread: post, never touch widgets
+            if event.phase in ("bm25", "missing"):
+                self.post_message(m.IndexStateChanged(self.session.index_state()))
+
+        self.session.start_watching(follow)
+
+    def on_unmount(self) -> None:
+        self.session.stop_watching()
 
     # ------------------------------------------------------------------ workers
 
@@ -263,11 +282,12 @@ class AssistantApp(App[None]):
     def run_apply(self, candidate: Any, force: bool = False) -> None:
         try:
             if not force:
-                dirty = self.session.dirty_files(candidate)
-                if dirty:
-                    self.post_message(m.PatchNeedsForce(candidate, dirty))
+                reason = self.session.needs_force(candidate)  # the one gate: syntax errors, uncommitted files
+                if reason:
+                    self.post_message(m.PatchNeedsForce(candidate, reason))
                     return
-            self.post_message(m.PatchApplied(self.session.apply_patch(candidate, force=force)))
+            backup = self.session.apply_patch(candidate, force=force)
+            self.post_message(m.PatchApplied([entry.path for entry in backup.files]))
         except AssistantError as exc:
             self._fail("apply", exc)
 
@@ -495,9 +515,8 @@ class AssistantApp(App[None]):
 
     @on(m.SearchFinished)
     async def _search_finished(self, message: m.SearchFinished) -> None:
-        results = await self.query_one(Conversation).add_search(message.query, message.hits)
-        if results is not None:
-            results.focus()
+        """Show the hits; typing stays in the prompt (F8 goes to the hits)."""
+        await self.query_one(Conversation).add_search(message.query, message.hits)
 
     @on(m.CompletionReady)
     def _completion_ready(self, message: m.CompletionReady) -> None:
@@ -510,6 +529,7 @@ class AssistantApp(App[None]):
             return
         code.show_suggestion(suggestion)
         code.focus()
+        self.query_one(ContextInspector).show_completion(suggestion)
         if suggestion.breaks_syntax:
             self.notify("with this completion the file no longer parses", severity="warning", timeout=4)
 
@@ -528,6 +548,7 @@ class AssistantApp(App[None]):
         end_col = (suggestion.col if len(lines) == 1 else 0) + len(lines[-1])
         code.move_cursor((end_row, end_col))
         self.notify(f"inserted into {suggestion.path}", timeout=3)
+        self.check_index()
 
     @on(m.PatchProgress)
     def _patch_progress(self, message: m.PatchProgress) -> None:
@@ -552,10 +573,10 @@ class AssistantApp(App[None]):
             if yes:
                 self.run_apply(message.candidate, force=True)
             else:
-                self.notify("commit or stash them first", title="Patch not applied", timeout=4)
+                self.notify(message.reason, title="Patch not applied", timeout=4)
 
         self.push_screen(ConfirmScreen(
-            f"{', '.join(message.dirty)} has uncommitted changes. Apply anyway?", yes="Apply anyway", no="Cancel",
+            f"{message.reason.rstrip('.')}. Apply anyway?", yes="Apply anyway", no="Cancel",
             detail="A backup of the current contents is kept: /undo restores them exactly."), answered)
 
     @on(m.PatchApplied)
@@ -667,6 +688,14 @@ class AssistantApp(App[None]):
     def action_focus_prompt(self) -> None:
         self.query_one(PromptInput).focus()
 
+    def action_focus_results(self) -> None:
+        """F8: the latest list of locations (search hits or an answer's sources), to open one with Enter."""
+        lists = self.query_one(Conversation).query(LocationList)
+        if not lists:
+            self.notify("no search hits or sources yet: /search QUERY", timeout=3)
+            return
+        lists.last().focus()
+
     def action_prefill(self, text: str) -> None:
         prompt = self.query_one(PromptInput)
         prompt.value = text
@@ -728,6 +757,11 @@ class AssistantApp(App[None]):
     async def action_resume(self) -> None:
         await self._resume(None)
 
+    def on_app_focus(self, event: events.AppFocus) -> None:
+        """Back from the editor or a shell: files may have changed, so the index state is checked again."""
+        if not any(w.group == "index-state" and not w.is_finished for w in self.workers):
+            self.check_index()  # not over a running check: the first one offers to index
+
     def on_resize(self, event: events.Resize) -> None:
         self._fit_tree(event.size.width)
 
@@ -771,7 +805,8 @@ def make_app(
     ``backend`` injects a loaded model (tests share one); ``resume`` continues
     the most recent saved chat of the repository.
     """
-    session = session or Session(repo, settings, backend=backend)
+    # Background indexing and query embedding run next to generation here: share the cores.
+    session = session or Session(repo, settings, backend=backend, cpu=CpuPolicy(shared=True))
     resumed = False
     if resume:
         try:

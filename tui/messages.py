@@ -152,7 +152,7 @@ class PatchUndone(Message):
 
 @dataclass
 class PatchNeedsForce(Message):
-    """The files a patch edits have uncommitted changes: ask before overwriting them."""
+    """The apply gate would refuse unless forced (syntax errors, uncommitted changes): ask first."""
 
     candidate: Any
-    dirty: list[str]
+    reason: str

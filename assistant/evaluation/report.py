@@ -149,6 +149,14 @@ def passk_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(("tokens/s per sample", _fmt_dist(latency["tokens_per_s"], "")))
     if latency.get("exec_s"):
         rows.append(("execution per sample", _fmt_dist(latency["exec_s"])))
+    if latency.get("generated_tokens") is not None:
+        rows.append(("generated tokens", str(latency["generated_tokens"])))
+    rounds = report.get("rounds")
+    if rounds:
+        rows.append(("repair rounds", f"up to {config.get('rounds')}: {rounds['passed_first_try']} → "
+                                      f"{rounds['passed_after_rounds']} of {rounds['samples']} samples pass; "
+                                      f"{rounds['repair_replies']} repair replies ({rounds['repeated_replies']} "
+                                      f"repeated), {rounds['repair_tokens']} tokens, {rounds['repair_gen_s']}s"))
     isolated = report.get("network_isolated")
     if isolated is not None:
         rows.append(("sandbox network", "isolated" if isolated else "NOT isolated (unavailable here)"))

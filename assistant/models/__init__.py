@@ -26,8 +26,8 @@ from assistant.models.base import (
     generate_chat,
     sample_n,
 )
-from assistant.models.threads import set_embedder_active
 from base.config import ModelSettings
+from base.cpu import CpuPolicy
 from base.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -43,23 +43,21 @@ __all__ = [
     "generate_chat",
     "load_backend",
     "sample_n",
-    "set_embedder_active",
     "token_counter",
 ]
 
-# A rough count for HTTP models whose tokenizer is not available locally (code averages
-# about 3.2 characters per token with modern BPE vocabularies; overestimating is safe).
-CHARS_PER_TOKEN_ESTIMATE = 3.2
-
 
 def load_backend(settings: ModelSettings, *, progress: Callable[[str], None] | None = None,
-                 threads: int | None = None) -> Backend:
-    """The backend ``settings`` describe: ``local`` (transformers) or ``openai`` (HTTP)."""
+                 threads: int | None = None, cpu: CpuPolicy | None = None) -> Backend:
+    """The backend ``settings`` describe: ``local`` (transformers) or ``openai`` (HTTP).
+
+    ``cpu`` is the process's CPU policy (how generation shares the cores with an embedder).
+    """
     kind = settings.backend.strip().lower()
     if kind == "local":
         from assistant.models.local import load_local_backend
 
-        return load_local_backend(settings, progress=progress, threads=threads)
+        return load_local_backend(settings, progress=progress, threads=threads, cpu=cpu)
     if kind == "openai":
         from assistant.models.openai_http import OpenAIBackend
 
@@ -72,10 +70,6 @@ def _tokenizer_for(name: str, local_only: bool = False) -> object | None:
     from assistant.models.resolve import load_tokenizer, resolve_source
 
     return load_tokenizer(resolve_source(name), local_only=local_only)
-
-
-def _estimate(text: str) -> int:
-    return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1 if text else 0
 
 
 def token_counter(settings: ModelSettings) -> Callable[[str], int]:
@@ -94,7 +88,9 @@ def token_counter(settings: ModelSettings) -> Callable[[str], int]:
         if settings.backend.strip().lower() != "openai":
             raise
         log.info("no local tokenizer for %s: estimating token counts", settings.name)
-        return _estimate
+        from base.tokens import estimate_tokens
+
+        return estimate_tokens
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from assistant.models.base import ChatMessage, GenerationParams, GenerationStats
 from assistant.models.families import ModelFamily, config_context_window, detect_family
 from assistant.models.resolve import (
     ModelSource,
+    check_hub_source,
     hub_errors,
     load_tokenizer,
     parse_rope_scaling,
@@ -33,6 +34,7 @@ from assistant.models.resolve import (
 from assistant.models.stops import safe_end
 from assistant.models.threads import apply_threads
 from base.config import ModelSettings
+from base.cpu import CpuPolicy
 from base.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -249,7 +251,8 @@ class LocalBackend:
     """A transformers model in this process.  One generation at a time (a lock serialises them)."""
 
     def __init__(self, model: Any, tokenizer: Any, family: ModelFamily, *, name: str, device: str,
-                 dtype: Any, threads: int, load_s: float = 0.0, source: ModelSource | None = None) -> None:
+                 dtype: Any, threads: int, load_s: float = 0.0, source: ModelSource | None = None,
+                 cpu: CpuPolicy | None = None) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.family = family
@@ -257,6 +260,7 @@ class LocalBackend:
         self._device = device
         self.dtype = dtype
         self.threads = threads
+        self.cpu = cpu or CpuPolicy()
         self.load_s = load_s
         self.source = source
         self._stats = GenerationStats()
@@ -393,7 +397,7 @@ class LocalBackend:
             try:
                 with self._lock:
                     clock[0] = time.perf_counter()
-                    apply_threads(self.threads)
+                    apply_threads(self.cpu, self.threads)
                     if params.seed is not None:
                         torch.manual_seed(params.seed)
                     ids = torch.tensor([prompt_ids], dtype=torch.long, device=self.model.device)
@@ -471,15 +475,17 @@ def _apply_rope_scaling(config: Any, rope: dict[str, Any]) -> int | None:
 
 
 def load_local_backend(settings: ModelSettings, *, progress: Callable[[str], None] | None = None,
-                       threads: int | None = None) -> LocalBackend:
+                       threads: int | None = None, cpu: CpuPolicy | None = None) -> LocalBackend:
     """Load ``settings.name`` with transformers on the chosen device and dtype."""
+    source = resolve_source(settings.name)
+    check_hub_source(source)  # an unknown name fails in one line before transformers is imported (seconds)
     from transformers import AutoConfig, AutoModelForCausalLM
 
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    source = resolve_source(settings.name)
     thread_setting = settings.threads if threads is None else threads
-    apply_threads(thread_setting)
+    cpu = cpu or CpuPolicy()
+    apply_threads(cpu, thread_setting)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     location = source.location
@@ -537,7 +543,7 @@ def load_local_backend(settings: ModelSettings, *, progress: Callable[[str], Non
     log.info("loaded %s (%s) on %s %s in %.1fs, family %s, mode %s", source.display_name, location, device,
              dtype, load_s, family.name, family.completion_mode)
     return LocalBackend(model, tokenizer, family, name=source.display_name, device=device, dtype=dtype,
-                        threads=thread_setting, load_s=load_s, source=source)
+                        threads=thread_setting, load_s=load_s, source=source, cpu=cpu)
 
 
 @contextlib.contextmanager

@@ -149,9 +149,9 @@ class OpenAIBackend:
     def count_tokens(self, text: str) -> int:
         if self._count is not None:
             return self._count(text)
-        from assistant.models import CHARS_PER_TOKEN_ESTIMATE
+        from base.tokens import estimate_tokens
 
-        return int(len(text) / CHARS_PER_TOKEN_ESTIMATE) + 1 if text else 0
+        return estimate_tokens(text)
 
     def stream(self, prompt: str, params: GenerationParams,
                cancel: threading.Event | None = None) -> Iterator[str]:

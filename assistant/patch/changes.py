@@ -19,11 +19,16 @@ from assistant.patch.safety import UnsafePath, normalise_relpath, read_target
 
 
 class Rejected(ValueError):
-    """The candidate cannot be applied; ``str(exc)`` is the reason, ``kind`` a short category."""
+    """The candidate cannot be applied; ``str(exc)`` is the reason, ``kind`` a short category.
 
-    def __init__(self, kind: str, message: str) -> None:
+    ``edit`` is the 1-based number of the edit that failed (``None``: the whole
+    candidate), so that feedback to the model can quote that edit's search text.
+    """
+
+    def __init__(self, kind: str, message: str, edit: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.edit = edit
 
 
 @dataclass(frozen=True)
@@ -87,20 +92,20 @@ def build_changes(repo: Path, edits: Sequence[Edit], shown: Sequence[str] = ()) 
                 else:
                     texts[rel], crlf[rel] = _decode(data)
         except UnsafePath as exc:
-            raise Rejected("unsafe-path", f"{label}: {exc}") from exc
+            raise Rejected("unsafe-path", f"{label}: {exc}", number) from exc
         current = texts[rel]
         if edit.whole_file:
             if current is not None and shown and rel not in shown:
-                raise Rejected("not-shown", f"{label}: rewrites a file the model was not shown in full")
+                raise Rejected("not-shown", f"{label}: rewrites a file the model was not shown in full", number)
             if current is not None:
                 skipped = elided_lines(current, edit.replace)
                 if skipped:
-                    raise Rejected("elided", f"{label}: leaves code out ({skipped[0][:50]!r})")
+                    raise Rejected("elided", f"{label}: leaves code out ({skipped[0][:50]!r})", number)
             texts[rel] = edit.replace
             continue
         if current is None:
             if edit.search.strip():
-                raise Rejected("no-match", f"{label}: file does not exist")
+                raise Rejected("no-match", f"{label}: file does not exist", number)
             texts[rel] = edit.replace
             continue
         if not edit.search.strip() and not current.strip():
@@ -109,7 +114,7 @@ def build_changes(repo: Path, edits: Sequence[Edit], shown: Sequence[str] = ()) 
         try:
             texts[rel] = replace_once(current, edit.search, edit.replace).content
         except MatchError as exc:
-            raise Rejected(exc.kind, f"{label}: {exc}") from exc
+            raise Rejected(exc.kind, f"{label}: {exc}", number) from exc
     changes: list[FileChange] = []
     for rel, text in texts.items():
         if text is None:

@@ -231,9 +231,11 @@ def system_prompt(edit_format: str) -> str:
     return _SYSTEM[edit_format]
 
 
-def user_prompt(edit_format: str, issue: str, files: Sequence[PromptFile], extra_context: str = "") -> str:
-    """The user message: the issue, the files to edit, optional extra context, and the request."""
-    parts = ["Issue:", issue.strip(), "", "Files:"]
+def user_prompt(edit_format: str, issue: str, files: Sequence[PromptFile], extra_context: str = "",
+                rules: str = "") -> str:
+    """The user message: project rules, the issue, the files to edit, optional extra context, and the request."""
+    parts = [rules.strip(), ""] if rules.strip() else []
+    parts += ["Issue:", issue.strip(), "", "Files:"]
     for f in files:
         note = " (excerpt: only the lines shown may be edited)" if f.excerpt else ""
         body = f.text if f.text.endswith("\n") else f.text + "\n"

@@ -11,8 +11,13 @@ Steps:
    ``patch.edit_format`` (see :func:`assistant.patch.edit_formats.choose_edit_format`).
 3. **Sample** ``n`` replies at ``patch.temperature`` (batched when the backend can).
 4. **Parse and apply in memory**, **dedupe**, **validate** each distinct candidate
-   in its own scratch copy, **rank** (tests pass > lint-clean > applies > rejected).
-5. **Explain**: a short, low-temperature summary of the best diff by the model.
+   in its own scratch copy against the tests related to its change (or
+   ``--test-cmd``), compared with the same tests on the unpatched copy
+   (:mod:`assistant.patch.testsel`).
+5. **Repair rounds** (``patch.rounds``): failed candidates go back to the model
+   with the validators' feedback (:mod:`assistant.patch.rounds`); then **rank**
+   (regressions last, fixed tests first, then tests pass > lint-clean > applies > rejected).
+6. **Explain**: a short, low-temperature summary of the best diff by the model.
 """
 
 from __future__ import annotations
@@ -26,32 +31,32 @@ from pathlib import Path
 from typing import Any
 
 from assistant.models.base import Backend, ChatMessage, GenerationParams, sample_n
-from assistant.patch.candidate import Candidate, build_candidate, dedupe, judge, rank
+from assistant.patch.candidate import Candidate, RoundRecord, build_candidate, dedupe, judge, rank
 from assistant.patch.edit_formats import (
-    SMALL_MODEL_PARAMS_B,
     WHOLE_FILE,
     PromptFile,
     choose_edit_format,
     detect_format,
-    model_size_b,
     system_prompt,
     user_prompt,
 )
 from assistant.patch.report import LocalizedFile, PatchReport
+from assistant.patch.rounds import round_summary, run_rounds
 from assistant.patch.safety import UnsafePath, normalise_relpath, read_target
 from assistant.patch.scratch import repo_files
+from assistant.patch.testsel import TestSession
 from assistant.patch.validate import validate_changes
 from base.config import Settings
 from base.errors import GenerationCancelled, IndexMissingError, UsageError
+from retrieval.rules import RULES_REASON, ProjectRules, project_rules, rules_block
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 SUMMARY_TOKENS = 120
 EXPLAIN_DIFF_CHARS = 6000
-PROMPT_MARGIN_TOKENS = 64
-# A patch prompt must hold whole files, so a small model on a CPU gets more room than a chat
-# context (retrieval.budget.SMALL_CPU_MODEL_BUDGET) though prefill is just as slow.
-PATCH_CPU_PROMPT_BUDGET = 4_096
+# With repair rounds, the first prompt leaves room for one more reply and the validators' feedback:
+# otherwise a prompt that fills the budget leaves no round any room at all.
+FEEDBACK_RESERVE_TOKENS = 512
 
 
 @dataclass
@@ -67,6 +72,8 @@ class PatchRequest:
     explain: bool = True
     # Replies written elsewhere (pasted from a chat, saved earlier): validated instead of sampling.
     replies: list[str] | None = None
+    rounds: int | None = None  # default: settings.patch.rounds
+    run_tests: bool = True  # False (--no-tests): no test discovery; --test-cmd still runs
 
 
 @dataclass
@@ -200,25 +207,15 @@ def _family_of(backend: Backend, settings: Settings) -> tuple[str | None, str]:
     return family, name
 
 
-def prompt_budget(backend: Backend, settings: Settings, sized_name: str) -> int:
-    """Tokens the whole prompt and answer may take: ``min(retrieval.budget, window)``.
-
-    A small model on a CPU prefills slowly, so, as for chat contexts, its default
-    budget is capped (an explicitly configured budget is kept).
-    """
-    from base.config import RetrievalSettings
-
-    configured = settings.retrieval.budget
-    size = model_size_b(sized_name)
-    small_cpu = str(backend.device).startswith("cpu") and size is not None and size < SMALL_MODEL_PARAMS_B
-    if small_cpu and configured == RetrievalSettings().budget:
-        configured = PATCH_CPU_PROMPT_BUDGET
-    return min(configured, backend.context_window)
-
-
 def plan_prompt(backend: Backend, settings: Settings, request: PatchRequest, slots: Sequence[_FileSlot],
+                rules: ProjectRules | None = None,
                 ) -> tuple[str, str, list[PromptFile], list[LocalizedFile], int]:
-    """Choose the edit format and the files shown; returns (format, reason, files, report rows, max tokens)."""
+    """Choose the edit format and the files shown; returns (format, reason, files, report rows, max tokens).
+
+    ``rules`` (the project's rule files) are counted against the same budget as
+    the files; they are left out, with a row saying so, when they would take
+    more than half of what is left for files.
+    """
     count = backend.count_tokens
     max_new = settings.model.max_new_tokens
     limit = settings.patch.files
@@ -229,10 +226,23 @@ def plan_prompt(backend: Backend, settings: Settings, request: PatchRequest, slo
         file_lines=[s.text.count("\n") + 1 for s in considered[:2]],
         file_tokens=[count(s.text) for s in considered[:2]], max_new_tokens=max_new,
     )
-    budget = prompt_budget(backend, settings, sized_name) - max_new - PROMPT_MARGIN_TOKENS
-    budget -= count(system_prompt(fmt)) + count(user_prompt(fmt, request.issue, []))
+    from assistant.budget import task_budget
+
+    budget = task_budget(settings, "patch", window=backend.context_window, device=backend.device,
+                         prompt_tokens=count(system_prompt(fmt)) + count(user_prompt(fmt, request.issue, []))).tokens
     shown: list[PromptFile] = []
     rows: list[LocalizedFile] = []
+    rounds = settings.patch.rounds if request.rounds is None else request.rounds
+    if rounds > 0 and request.replies is None:
+        budget -= max_new + FEEDBACK_RESERVE_TOKENS  # room for one reply and its feedback in the same budget
+    if rules is not None and rules.files:
+        rules_tokens = count(rules_block(rules))
+        fits = rules_tokens <= budget // 2
+        budget -= rules_tokens if fits else 0
+        rows.append(LocalizedFile(", ".join(rules.paths), 0.0, RULES_REASON,
+                                  "full" if fits else f"not shown ({rules_tokens} tokens: no room)"))
+        if not fits:
+            rules.text = ""
     for slot in slots:
         full = count(slot.text) + 16
         shown_as = "not shown"
@@ -284,6 +294,12 @@ def run_patch(
 
     if backend is None and request.replies is None and backend_loader is not None:
         backend = backend_loader()
+    active = request.files[0] if request.files else (slots[0].path if slots else None)
+    rules = project_rules(repo, active, settings.retrieval.rules_max_bytes)
+    notes.extend(rules.notes)
+    base_messages: list[ChatMessage] = []
+    params: GenerationParams | None = None
+    gen_s = 0.0
     if request.replies is not None:
         replies = list(request.replies)
         formats = [request.edit_format if request.edit_format not in (None, "auto") else detect_format(r)
@@ -301,47 +317,90 @@ def run_patch(
         if not slots:
             raise UsageError("localization found no file for this issue",
                              hint="name the files to edit with --files")
-        fmt, fmt_reason, shown, rows, max_new = plan_prompt(backend, settings, request, slots)
-        messages = [ChatMessage("system", system_prompt(fmt)),
-                    ChatMessage("user", user_prompt(fmt, request.issue, shown))]
+        fmt, fmt_reason, shown, rows, max_new = plan_prompt(backend, settings, request, slots, rules)
+        base_messages = [ChatMessage("system", system_prompt(fmt)),
+                         ChatMessage("user", user_prompt(fmt, request.issue, shown, rules=rules_block(rules)))]
         n = max(1, request.samples or settings.patch.samples)
         params = GenerationParams(max_new_tokens=max_new, temperature=settings.patch.temperature,
                                   top_p=settings.model.top_p, seed=request.seed)
         if progress:
             progress(f"sampling {n} candidate(s) from {backend.model_name} ({fmt})")
         t0 = time.monotonic()
-        replies = sample_n(backend, messages, params, n, cancel)
+        replies = sample_n(backend, base_messages, params, n, cancel)
         if cancel is not None and cancel.is_set():
             raise GenerationCancelled("patch generation cancelled")
-        timings["generate"] = time.monotonic() - t0
+        gen_s = time.monotonic() - t0
+        timings["generate"] = gen_s
         known = [f.path for f in shown]
         full = [f.path for f in shown if not f.excerpt]
         model_name = backend.model_name
         formats = [fmt] * len(replies)
 
     t0 = time.monotonic()
-    built = [build_candidate(i, reply, repo, formats[i - 1], known, full) for i, reply in enumerate(replies, 1)]
-    candidates = dedupe(built)
-    files = repo_files(repo) if any(c.changes for c in candidates) else []
-    for number, candidate in enumerate(candidates, 1):
-        if candidate.rejection or not candidate.changes:
-            continue
-        if cancel is not None and cancel.is_set():
-            raise GenerationCancelled("patch validation cancelled")
-        if progress:
-            progress(f"validating candidate {number}/{len(candidates)}")
+    files = repo_files(repo)
+    tests = TestSession(repo, files, request.issue, test_cmd=request.test_cmd, enabled=request.run_tests,
+                        symbols=_index_symbols(repo, settings), timeout_s=settings.patch.test_timeout_s,
+                        memory_mb=settings.patch.memory_mb, progress=progress)
+
+    def validate(candidate: Candidate) -> None:
+        plan = tests.plan_for(candidate.changes)
         candidate.validation = validate_changes(
-            repo, candidate.changes, files=files, test_cmd=request.test_cmd,
+            repo, candidate.changes, files=files, test_cmd=None, test_plan=plan,
             test_timeout_s=settings.patch.test_timeout_s, memory_mb=settings.patch.memory_mb,
         )
+        if plan is not None:
+            tests.compare(plan, candidate.validation)
         judge(candidate)
-    ranked = rank(candidates)
+
+    built = [build_candidate(i, reply, repo, formats[i - 1], known, full) for i, reply in enumerate(replies, 1)]
+    candidates = dedupe(built)
+    prompt_tokens = sum(backend.count_tokens(m.content) for m in base_messages) if backend is not None else 0
+    for number, candidate in enumerate(candidates, 1):
+        started_one = time.monotonic()
+        if candidate.changes and not candidate.rejection:
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled("patch validation cancelled")
+            if progress:
+                progress(f"validating candidate {number}/{len(candidates)}")
+            validate(candidate)
+        reply_tokens = backend.count_tokens(candidate.raw) if backend is not None and candidate.raw else 0
+        candidate.rounds = [RoundRecord(
+            round=0, verdict=candidate.verdict, summary=round_summary(candidate), well_formed=candidate.well_formed,
+            prompt_tokens=prompt_tokens, reply_tokens=reply_tokens,
+            seconds=round(gen_s / max(1, len(replies)) + time.monotonic() - started_one, 3))]
     timings["validate"] = time.monotonic() - t0
+
+    rounds = settings.patch.rounds if request.rounds is None else request.rounds
+    if rounds > 0 and request.replies is None and backend is not None and params is not None:
+        t0 = time.monotonic()
+        chat_backend = backend
+
+        def room_for(conversation_tokens: int) -> int:
+            """Tokens left for feedback: the same patch budget as the first prompt, the conversation counted."""
+            from assistant.budget import task_budget
+
+            budget = task_budget(settings, "patch", window=chat_backend.context_window,
+                                 device=chat_backend.device, prompt_tokens=conversation_tokens)
+            # no floor here: feedback that does not fit is cut, never pushed past the window
+            return min(budget.tokens, min(budget.configured, budget.context_window) - budget.reserve)
+
+        candidates, round_notes = run_rounds(
+            candidates, rounds=rounds, backend=backend, base_messages=base_messages, params=params,
+            edit_format=fmt, room_for=room_for,
+            build=lambda reply: build_candidate(0, reply, repo, fmt, known, full), validate=validate,
+            repo_text=lambda path: _repo_text(repo, path), progress=progress, cancel=cancel)
+        notes.extend(round_notes)
+        candidates = dedupe(candidates)
+        timings["rounds"] = time.monotonic() - t0
+    elif rounds > 0 and request.replies is not None:
+        notes.append("repair rounds need a model: replies given with --reply are validated once")
+    notes.extend(tests.notes)
+    ranked = rank(candidates)
 
     report = PatchReport(
         issue_title=issue_title(request.issue), model=model_name, edit_format=fmt,
         format_reason=fmt_reason, localization=rows, candidates=ranked, samples_requested=n,
-        test_cmd=request.test_cmd, notes=notes,
+        test_cmd=request.test_cmd, notes=notes, tests=tests.to_dict(), rounds=rounds if params else 0,
     )
     if request.explain and backend is not None and report.best is not None:
         t0 = time.monotonic()
@@ -352,6 +411,31 @@ def run_patch(
     timings["total"] = time.monotonic() - started
     report.timings = timings
     return report
+
+
+def _repo_text(repo: Path, path: str) -> str | None:
+    """A repository file as text (for feedback that quotes it); ``None`` when unsafe, missing or binary."""
+    try:
+        _target, data = read_target(repo, normalise_relpath(path))
+    except UnsafePath:
+        return None
+    return data.decode("utf-8", "replace") if data is not None else None
+
+
+def _index_symbols(repo: Path, settings: Settings) -> dict[str, Any] | None:
+    """The index's symbol table for test selection; ``None`` without an index (test files are then parsed)."""
+    try:
+        from indexer.reader import IndexReader
+
+        reader = IndexReader.open(repo, settings.index)
+    except IndexMissingError:
+        return None
+    try:
+        return dict(reader.symbols())
+    finally:
+        close = getattr(reader, "close", None)
+        if close:
+            close()
 
 
 def explain_patch(backend: Backend, issue: str, candidate: Candidate,

@@ -5,13 +5,15 @@ it is now (uncommitted edits included, since patches are matched against
 them): in a git repository the tracked and untracked-but-not-ignored files
 (``git ls-files``), elsewhere every file outside the usual build, cache and
 virtualenv directories.  ``.git/`` and the assistant's state dir are never
-copied, and symlinks are kept only when they stay inside the repository.
+copied, and symlinks are kept only when they stay inside the repository
+(looping ones are skipped, as the indexer skips them).
 Each candidate gets a fresh copy, so one candidate's test run cannot leak into
 the next one's verdict.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -45,6 +47,21 @@ def repo_files(repo: Path) -> list[str]:
     return found
 
 
+def _link_inside(link: Path, repo: Path) -> bool:
+    """Whether the symlink ``link`` is worth copying: it resolves, without looping, inside ``repo``.
+
+    ``Path.resolve`` raises ``RuntimeError`` on a loop (``a -> b -> a``); like the
+    indexer's walk, a loop is simply skipped (nothing can read through it anyway).
+    """
+    try:
+        os.stat(link)  # follows the link: ELOOP for a loop
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False
+    resolved = Path(os.path.realpath(link))
+    return resolved == repo or repo in resolved.parents
+
+
 class ScratchCopy:
     """A temporary copy of ``repo``; use as a context manager so it is always removed."""
 
@@ -62,8 +79,7 @@ class ScratchCopy:
             source = self.repo / rel
             dest = self.root / rel
             if source.is_symlink():
-                resolved = source.resolve()
-                if resolved != self.repo and self.repo not in resolved.parents:
+                if not _link_inside(source, self.repo):
                     continue
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.symlink(os.readlink(source), dest)

@@ -26,13 +26,16 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.patch.changes import FileChange
 from assistant.patch.scratch import ScratchCopy
+
+if TYPE_CHECKING:
+    from assistant.patch.testsel import TestPlan
 
 # extension -> (grammar module, function returning the language pointer)
 _TREE_SITTER: dict[str, tuple[str, str]] = {
@@ -81,6 +84,42 @@ class TestOutcome:
     duration_s: float
     output_tail: str
     network_isolated: bool
+    results: dict[str, str] = field(default_factory=dict)  # per test: passed, failed or skipped
+
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+WHOLE_COMMAND = "(the whole command)"  # the one result of a command without per-test output
+
+
+@dataclass
+class TestDelta:
+    """A candidate's test results against the baseline of the unpatched copy."""
+
+    __test__ = False
+
+    regressions: list[str] = field(default_factory=list)  # passed before, fail now
+    fixed: list[str] = field(default_factory=list)  # failed before, pass now
+    still_failing: list[str] = field(default_factory=list)  # failed before too: not blamed on the patch
+    new_failing: list[str] = field(default_factory=list)  # not in the baseline (new or renamed) and failing
+
+
+def compare(before: Mapping[str, str], after: Mapping[str, str]) -> TestDelta:
+    """Which tests the patch broke, fixed, left failing, or added failing."""
+    delta = TestDelta()
+    for name, now in after.items():
+        was = before.get(name)
+        if now == FAILED:
+            if was == PASSED:
+                delta.regressions.append(name)
+            elif was == FAILED:
+                delta.still_failing.append(name)
+            else:
+                delta.new_failing.append(name)
+        elif now == PASSED and was == FAILED:
+            delta.fixed.append(name)
+    if FAILED in after.values():  # a collection error hides the tests it broke: those count too
+        delta.regressions.extend(n for n, was in before.items() if was == PASSED and n not in after)
+    return delta
 
 
 @dataclass
@@ -95,6 +134,8 @@ class Validation:
     new_findings: list[LintFinding] = field(default_factory=list)
     fixed_findings: int = 0
     tests: TestOutcome | None = None
+    test_selection: list[tuple[str, str]] = field(default_factory=list)  # (test, why it was chosen)
+    test_delta: TestDelta | None = None  # against the baseline; None: no baseline (--test-cmd)
 
     @property
     def syntax_ok(self) -> bool:
@@ -263,12 +304,14 @@ def validate_changes(
     test_cmd: str | None = None,
     test_timeout_s: float = 300.0,
     memory_mb: int = 4096,
+    test_plan: TestPlan | None = None,
 ) -> Validation:
     """Run every check for one candidate in a fresh scratch copy of ``repo``.
 
     ``files`` is the repository's file list (computed once for all candidates).
     Tests run only when the patch applies and parses: a syntax error is already
-    a verdict, and running broken code wastes the user's time.
+    a verdict, and running broken code wastes the user's time.  ``test_plan``
+    (selected tests with per-test results) takes the place of ``test_cmd``.
     """
     result = Validation()
     touched = [c.path for c in changes]
@@ -303,6 +346,9 @@ def validate_changes(
             added, fixed = new_findings(before, after)
             result.new_findings = [f for f in added if f.code != "syntax"]
             result.fixed_findings = fixed
-        if test_cmd and result.syntax_ok:
+        if test_plan is not None and result.syntax_ok:
+            result.test_selection = [(t.path, t.why) for t in test_plan.selected]
+            result.tests = test_plan.run(scratch.root, timeout_s=test_timeout_s, memory_mb=memory_mb)
+        elif test_cmd and result.syntax_ok:
             result.tests = run_tests(scratch.root, test_cmd, timeout_s=test_timeout_s, memory_mb=memory_mb)
     return result

@@ -1,4 +1,8 @@
-"""``repo-assistant ask "QUESTION"``: stream a Markdown answer from retrieved context, with its sources."""
+"""``repo-assistant ask "QUESTION"``: stream a Markdown answer from retrieved context, with its sources.
+
+The same question in the TUI (same target, same pins, no history) sends the
+byte-identical prompt: both call :meth:`assistant.session.Session.ask`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 
 from cli.commands._answer_output import print_answer
 from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.commands._paths import repo_path
 from cli.registry import CliContext, Command
 
 
@@ -18,13 +23,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from assistant.answer import ask
-    from assistant.models import load_backend
+    from assistant.session import Session
 
-    backend = load_backend(ctx.settings.model, progress=progress_to_stderr)
-    answer = ask(ctx.repo, args.question, settings=ctx.settings, backend=backend, target_path=args.file,
-                 max_new_tokens=args.max_tokens)
-    return print_answer(answer, args.json)
+    session = Session(ctx.repo, ctx.settings, persist=False)
+    target = repo_path(ctx.repo, args.file) if args.file else None
+    session.load_model(progress=progress_to_stderr)
+    events = session.ask(args.question, target_path=target, max_new_tokens=args.max_tokens)
+    return print_answer(events, args.json)
 
 
 COMMAND = Command(

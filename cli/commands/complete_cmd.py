@@ -14,6 +14,7 @@ import sys
 
 from base.errors import UsageError
 from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.commands._paths import repo_path
 from cli.registry import CliContext, Command
 
 
@@ -41,29 +42,19 @@ def parse_position(text: str) -> tuple[str, int, int | None]:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pathlib import Path
-
-    from assistant.completion import complete, split_at
-    from assistant.models import load_backend
+    from assistant.completion import split_at
+    from assistant.session import Session
 
     file, line, col = parse_position(args.position)
-    path = Path(file)
-    full = path if path.is_absolute() else (Path.cwd() / path)
-    if not full.exists() and (ctx.repo / file).exists():
-        full = ctx.repo / file
-    full = full.resolve()
-    if not full.is_file():
-        raise UsageError(f"no such file: {file}")
-    if not full.is_relative_to(ctx.repo):
-        raise UsageError(f"{file} is not inside the repository {ctx.repo}", hint="pass --repo")
-    rel = full.relative_to(ctx.repo).as_posix()
+    rel = repo_path(ctx.repo, file)
     try:
-        split_at(full.read_text(encoding="utf-8"), line, col)  # a bad position fails before the model loads
+        split_at((ctx.repo / rel).read_text(encoding="utf-8"), line, col)  # a bad position fails before loading
     except UnicodeDecodeError as exc:
         raise UsageError(f"{file} is not UTF-8 text") from exc
-    backend = load_backend(ctx.settings.model, progress=progress_to_stderr)
-    result = complete(ctx.repo, rel, line, col, settings=ctx.settings, backend=backend, context=args.context,
-                      seed=args.seed, max_new_tokens=args.max_tokens)
+    session = Session(ctx.repo, ctx.settings, persist=False)
+    session.load_model(progress=progress_to_stderr)
+    result = session.complete_full(rel, line, col, context=args.context, seed=args.seed,
+                                   max_new_tokens=args.max_tokens)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

@@ -17,6 +17,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--docs", action="store_true", help="add a column describing each setting")
 
 
+def _files_line(ctx: CliContext) -> str:
+    """The configuration files actually read, and where the missing ones would be looked for."""
+    user, project = user_config_file(), ctx.repo / PROJECT_CONFIG_NAME
+    read = [f"{path} ({'user' if path == user else 'project'})" for path in ctx.loaded.files_read]
+    missing = [str(path) for path in (user, project) if path not in ctx.loaded.files_read]
+    text = f"Files read: {', '.join(read)}" if read else "Files read: none"
+    return text + (f" (not present: {', '.join(missing)})" if missing else "")
+
+
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     rows = settings_rows(ctx.loaded)
     if args.json:
@@ -32,10 +41,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     for key, value, source, doc in rows:
         table.add_row(key, value, source, *([doc] if args.docs else []))
     ctx.console.print(table)
-    ctx.console.print(
-        f"[dim]Files read: {user_config_file()} (user), {ctx.repo / PROJECT_CONFIG_NAME} (project); "
-        "environment: REPO_ASSISTANT_<SECTION>_<KEY>; flags: --set section.key=value[/dim]"
-    )
+    ctx.console.print(f"[dim]{_files_line(ctx)}; environment: REPO_ASSISTANT_<SECTION>_<KEY>; "
+                      "flags: --set section.key=value[/dim]", highlight=False)
     return 0
 
 

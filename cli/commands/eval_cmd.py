@@ -61,6 +61,9 @@ def _code_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per sample execution (default 10)")
     parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit per sample (default 1024)")
     parser.add_argument("--seed", type=int, default=1234, help="sampling seed")
+    parser.add_argument("--rounds", type=int, default=0, metavar="N",
+                        help="repair rounds: a sample that fails its tests gets the failure back (chat mode; "
+                             "default 0)")
     parser.add_argument("--reference", action="store_true",
                         help="run the tasks' canonical solutions instead of a model (checks the suite itself)")
 
@@ -199,6 +202,8 @@ def _run_code(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError("--n must be at least 1")
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
+    if args.rounds < 0:
+        raise UsageError("--rounds must be 0 or more")
     if args.eval_command == "humaneval":
         data = Path(args.data).expanduser() if args.data else None
         tasks = load_humaneval(data, limit=args.limit)
@@ -221,8 +226,12 @@ def _run_code(args: argparse.Namespace, ctx: CliContext) -> int:
     config = EvalConfig(suite=suite, model=model, mode=mode, n=args.n, ks=ks, temperature=temperature,
                         top_p=args.top_p if args.top_p is not None else ctx.settings.model.top_p,
                         max_new_tokens=args.max_new_tokens, seed=args.seed, timeout_s=args.timeout,
-                        memory_mb=args.memory_mb, workers=max(1, args.workers))
-    out = _out_dir(args, ctx, f"{suite_name}-{_slug(model.split('/')[-1])}-{mode}-t{temperature:g}")
+                        memory_mb=args.memory_mb, workers=max(1, args.workers), rounds=args.rounds)
+    if args.rounds and mode != "chat":
+        raise UsageError(f"--rounds needs chat mode (this run is {mode})",
+                         hint="repair rounds send the failure back in a conversation; use --mode chat")
+    rounds = f"-r{args.rounds}" if args.rounds else ""
+    out = _out_dir(args, ctx, f"{suite_name}-{_slug(model.split('/')[-1])}-{mode}-t{temperature:g}{rounds}")
     ctx.err_console.print(f"[dim]{len(tasks)} tasks × {args.n} samples → {out}[/dim]")
     run = EvalRun(tasks, config, out, backend_factory=backend, progress=_progress(ctx))
     report = run.run()

@@ -1,11 +1,18 @@
-"""``repo-assistant explain FILE[:SYMBOL|:START-END]``: stream a Markdown explanation with its sources."""
+"""``repo-assistant explain FILE[:SYMBOL|:START-END]``: stream a Markdown explanation with its sources.
+
+The same target in the TUI (``/explain``) sends the same prompt: both call
+:meth:`assistant.session.Session.explain`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 
+from base.errors import UsageError
 from cli.commands._answer_output import print_answer
 from cli.commands._model_args import add_model_arguments, model_overrides, progress_to_stderr
+from cli.commands._paths import check_line, repo_path
 from cli.registry import CliContext, Command
 
 
@@ -17,20 +24,32 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
 
 
+def parse_target(spec: str) -> tuple[str, str, int | None, int | None]:
+    """``FILE``, ``FILE:SYMBOL``, ``FILE:LINE`` or ``FILE:START-END`` → (file, symbol, start, end)."""
+    path, sep, rest = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    if not sep or not rest:
+        return spec, "", None, None
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", rest)
+    if match:
+        start = int(match.group(1))
+        end = int(match.group(2) or start)
+        if end < start:
+            raise UsageError(f"bad line range {rest}: the end is before the start")
+        return path, "", start, end
+    return path, rest, None, None
+
+
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pathlib import Path
+    from assistant.session import Session
 
-    from assistant.answer import explain
-    from assistant.models import load_backend
-
-    target = args.target
-    file, sep, rest = target.partition(":")
-    full = Path(file).resolve()
-    if full.is_file() and full.is_relative_to(ctx.repo):
-        target = full.relative_to(ctx.repo).as_posix() + (sep + rest if sep else "")
-    backend = load_backend(ctx.settings.model, progress=progress_to_stderr)
-    answer = explain(ctx.repo, target, settings=ctx.settings, backend=backend, max_new_tokens=args.max_tokens)
-    return print_answer(answer, args.json)
+    file, symbol, start, end = parse_target(args.target)
+    path = repo_path(ctx.repo, file)
+    check_line(ctx.repo, path, start, end)
+    session = Session(ctx.repo, ctx.settings, persist=False)
+    session.load_model(progress=progress_to_stderr)
+    events = session.explain(symbol, target_path=path, line=start, end_line=end if end != start else None,
+                             max_new_tokens=args.max_tokens)
+    return print_answer(events, args.json)
 
 
 COMMAND = Command(

@@ -30,13 +30,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 _LABELS = {"discovering": "Discovering files", "chunking": "Chunking", "bm25": "BM25 index",
-           "embedding": "Embedding"}
+           "model": "Embedding model", "embedding": "Embedding"}
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from indexer.pipeline import index_repository
+    from assistant.session import Session
     from indexer.progress import ProgressEvent
 
     settings = ctx.settings.index
@@ -50,15 +50,22 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         if event.phase == "done":
             return
         note = event.message if event.phase != "chunking" else ""
+        width = 34
         if event.phase == "embedding":
             note = "BM25 search is already usable"
+        elif event.phase == "model":  # the one-time ONNX export: say what it is, step by step
+            note = f"one-time setup: {event.message}"
+            width = 80
+        if event.phase == "embedding" and "model" in tasks:  # the export is over: show its bar complete
+            bars.update(tasks.pop("model"), total=1, completed=1)
         if event.phase not in tasks:
             tasks[event.phase] = bars.add_task(_LABELS.get(event.phase, event.phase), total=event.total or None,
-                                               note=note[:34])
-        bars.update(tasks[event.phase], completed=event.done, total=event.total or None, note=note[:34])
+                                               note=note[:width])
+        bars.update(tasks[event.phase], completed=event.done, total=event.total or None, note=note[:width])
 
     with bars:
-        stats = index_repository(ctx.repo, settings, rebuild=args.rebuild, progress=on_progress, wait=args.wait)
+        stats = Session(ctx.repo, ctx.settings, persist=False).run_index(on_progress, rebuild=args.rebuild,
+                                                                         wait=args.wait)
 
     table = Table(title=f"Index of {ctx.repo}", title_justify="left", show_header=False)
     table.add_column("what", style="bold")

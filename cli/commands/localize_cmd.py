@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from base.errors import UsageError
-from cli.commands.search_cmd import open_reader, snippet
+from cli.commands.search_cmd import query_session, snippet
 from cli.registry import CliContext, Command
 
 
@@ -36,18 +36,17 @@ def read_issue(spec: str) -> str:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from retrieval.localize import localize
     from retrieval.search import effective_mode
 
     if args.k <= 0:
         raise UsageError("--k must be at least 1")
     text = read_issue(args.issue)
-    reader = open_reader(ctx)
+    session = query_session(ctx)
     try:
-        _mode, note = effective_mode(reader, "hybrid")
-        result = localize(reader, text, args.k, settings=ctx.settings.retrieval)
+        _mode, note = effective_mode(session.reader(), "hybrid")
+        result = session.localize(text, args.k)
     finally:
-        reader.close()
+        session.close_reader()
     if args.json:
         payload = {"files": [
             {"path": f.path, "score": f.score,

@@ -19,7 +19,6 @@ from cli.commands._model_args import add_model_arguments, model_overrides, progr
 from cli.registry import CliContext, Command
 
 if TYPE_CHECKING:
-    from assistant.models.base import Backend
     from assistant.patch.report import PatchReport
 
 
@@ -31,6 +30,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, metavar="N", help="candidates to sample (default: patch.samples)")
     parser.add_argument("--test-cmd", metavar="CMD",
                         help="shell command run in a sandboxed scratch copy for each candidate (e.g. 'pytest -q')")
+    parser.add_argument("--no-tests", action="store_true",
+                        help="do not discover and run the repository's tests (--test-cmd still runs)")
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="repair rounds: failed candidates go back to the model with the validators' "
+                             "feedback (default: patch.rounds)")
     parser.add_argument("--edit-format", choices=["auto", "search-replace", "udiff", "whole-file"],
                         help="ask the model for this edit format (default: patch.edit_format)")
     parser.add_argument("--reply", action="append", metavar="FILE",
@@ -82,31 +86,28 @@ def _confirm(args: argparse.Namespace, count: int) -> bool:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from assistant.patch.apply import apply_changes
-    from assistant.patch.generate import PatchRequest, run_patch
+    from assistant.patch.generate import PatchRequest
+    from assistant.session import Session
 
     if (args.yes or args.force) and not args.apply:
         raise UsageError("--yes and --force only make sense with --apply")
     if args.samples is not None and args.samples < 1:
         raise UsageError("--samples must be at least 1")
+    if args.rounds is not None and args.rounds < 0:
+        raise UsageError("--rounds must be 0 or more")
     if args.apply and not args.yes and (args.issue == "-" or not sys.stdin.isatty()):
         raise UsageError("--apply asks for confirmation on a terminal", hint="pass --yes to apply without asking")
     issue = _read_issue(args.issue)
     replies = _read_replies(args.reply) if args.reply else None
     request = PatchRequest(issue=issue, files=list(args.files), samples=args.samples, test_cmd=args.test_cmd,
                            edit_format=args.edit_format, seed=args.seed, explain=not args.no_explain,
-                           replies=replies)
+                           replies=replies, rounds=args.rounds, run_tests=not args.no_tests)
 
     def progress(message: str) -> None:
         ctx.err_console.print(f"[dim]{message}…[/dim]", highlight=False)
 
-    def load() -> Backend:
-        from assistant.models import load_backend
-
-        return load_backend(ctx.settings.model, progress=progress_to_stderr)
-
-    report = run_patch(ctx.repo, ctx.settings, None, request, progress=progress,
-                       backend_loader=None if replies is not None else load)
+    session = Session(ctx.repo, ctx.settings, persist=False)
+    report = session.propose_patch(request, progress=progress, model_progress=progress_to_stderr)
     best = report.best
 
     applied = None
@@ -114,14 +115,15 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         if best is None:
             _print_report(ctx, args, report, None)
             raise PatchError("no candidate applies; nothing was changed")
-        if best.validation is not None and best.validation.syntax_errors and not args.force:
+        try:
+            session.check_patch(best, force=args.force)  # refuse before asking
+        except PatchError:
             _print_report(ctx, args, report, None)
-            raise PatchError("the best candidate has syntax errors; nothing was changed",
-                             hint="pass --force to apply it anyway")
+            raise
         if not args.json:
             _print_report(ctx, args, report, None)
         if _confirm(args, len(best.changes)):
-            backup = apply_changes(ctx.repo, best.changes, force=args.force, title=report.issue_title)
+            backup = session.apply_patch(best, force=args.force, title=report.issue_title)
             applied = {"id": backup.id, "files": [f.path for f in backup.files]}
         else:
             applied = {"id": None, "files": []}

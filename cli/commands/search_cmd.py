@@ -10,21 +10,31 @@ from base.errors import IndexMissingError, UsageError
 from cli.registry import CliContext, Command
 
 
-def open_reader(ctx: CliContext) -> Any:
-    """The repository's index reader; a missing or empty index is a one-line error naming the fix."""
-    from indexer.reader import IndexReader
+def query_session(ctx: CliContext) -> Any:
+    """The feature service for a one-shot query, after refreshing the few files changed since the last run.
 
-    reader = IndexReader.open(ctx.repo, ctx.settings.index)
-    try:
-        empty = not reader.files()
-    except Exception:
-        reader.close()
-        raise
-    if empty:
-        reader.close()
+    Nothing watches the files between two commands, so a query refreshes them itself when
+    that is quick (``assistant.freshness.refresh_stale``) and says how many it refreshed.
+    A missing or empty index is a one-line error naming the fix.
+    """
+    from assistant.session import Session
+
+    refresh_before_query(ctx)
+    session = Session(ctx.repo, ctx.settings, persist=False)
+    if not session.reader().files():
+        session.close_reader()
         raise IndexMissingError(f"the index for {ctx.repo} has no files",
                                 hint="add files, check index.exclude, then run `repo-assistant index`")
-    return reader
+    return session
+
+
+def refresh_before_query(ctx: CliContext) -> None:
+    """Re-index the few files changed since the last run, and say so on stderr."""
+    from assistant.freshness import refresh_stale
+
+    report = refresh_stale(ctx.repo, ctx.settings.index)
+    if report.note:
+        ctx.err_console.print(f"[dim]note: {report.note}[/dim]", highlight=False)
 
 
 def snippet(text: str, width: int = 90) -> str:
@@ -58,20 +68,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
-    from retrieval.search import effective_mode, search
+    from retrieval.search import effective_mode
 
     if args.k <= 0:
         raise UsageError("--k must be at least 1")
     query = " ".join(args.query).strip()
     if not query:
         raise UsageError("the query is empty")
-    reader = open_reader(ctx)
+    session = query_session(ctx)
     try:
-        mode, note = effective_mode(reader, ctx.settings.retrieval.mode)
-        hits = search(reader, query, k=args.k, mode=ctx.settings.retrieval.mode, path_glob=args.path_glob,
-                      language=args.language, settings=ctx.settings.retrieval)
+        mode, note = effective_mode(session.reader(), ctx.settings.retrieval.mode)
+        hits = session.search(query, args.k, mode=ctx.settings.retrieval.mode, path_glob=args.path_glob,
+                              language=args.language)
     finally:
-        reader.close()
+        session.close_reader()
     if args.json:
         payload = {
             "query": query, "mode": mode, "note": note,

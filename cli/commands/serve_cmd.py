@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from base.errors import UsageError
 from cli.commands._model_args import progress_to_stderr
 from cli.registry import CliContext, Command
+
+if TYPE_CHECKING:
+    from assistant.models.server import ModelServer
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +50,27 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
+        _stop(server)
     finally:
         server.server_close()
     return 0
+
+
+def _stop(server: ModelServer) -> None:
+    """Ctrl-C: cancel the running generations and wait for them, so the process exits cleanly.
+
+    Exiting with a generation thread alive aborts the interpreter (exit 134).  A second
+    Ctrl-C while waiting leaves at once with ``os._exit`` (no thread teardown, so no abort).
+    """
+    print("stopping: cancelling running generations…", file=sys.stderr, flush=True)
+    try:
+        finished = server.stop_generations()
+    except KeyboardInterrupt:
+        os._exit(130)
+    if not finished:
+        print("some generations did not stop in time; leaving anyway", file=sys.stderr, flush=True)
+        os._exit(130)
+    print("stopped", file=sys.stderr)
 
 
 COMMAND = Command(

@@ -31,8 +31,10 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         from rich.table import Table
 
         table = Table(title="Applied patches (newest first)", title_justify="left")
-        for column in ("id", "applied", "status", "files", "issue"):
-            table.add_column(column)
+        # the id is what `undo ID` needs: never wrapped or cut, whatever the terminal width
+        table.add_column("id", no_wrap=True, min_width=max(len(b.id) for b in backups))
+        for column in ("applied", "status", "files", "issue"):
+            table.add_column(column, overflow="fold")
         for b in backups:
             table.add_row(b.id, b.created, b.status, ", ".join(f.path for f in b.files), b.title)
         ctx.console.print(table)

@@ -11,7 +11,7 @@ detection and prompt construction look at.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -40,16 +40,6 @@ def make_tokenizer(special: Sequence[str], *, eos: str = "<|endoftext|>", unk: s
     if chat_template:
         wrapped.chat_template = chat_template
     return wrapped
-
-
-@pytest.fixture(scope="session")
-def embedded_backend() -> Iterator[Any]:
-    """The embedded SmolLM2 on the CPU with one thread (converted on first use, cached after)."""
-    from assistant.models import load_backend
-    from base.config import ModelSettings
-
-    backend = load_backend(ModelSettings(), threads=1)
-    yield backend
 
 
 @pytest.fixture(scope="session")

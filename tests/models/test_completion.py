@@ -141,4 +141,4 @@ def test_complete_command_rejects_bad_positions_before_loading(sample_repo_copy:
     assert result.returncode == 2
     assert "outside the file" in result.stderr and "Loading" not in result.stderr
     result = run_cli("complete", "nope.py:1", cwd=sample_repo_copy, timeout=60)
-    assert result.returncode == 2 and "no such file" in result.stderr
+    assert result.returncode == 2 and "file not found: nope.py" in result.stderr

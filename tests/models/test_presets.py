@@ -10,7 +10,7 @@ import pytest
 from assistant.models import context_window, token_counter
 from assistant.models.presets import EMBEDDED, PRESETS, embedded_gguf_path, get_preset
 from assistant.models.resolve import resolve_source
-from assistant.models.threads import resolve_threads, set_embedder_active
+from base.cpu import CpuPolicy
 from tests.conftest import run_cli
 
 
@@ -48,17 +48,19 @@ def test_token_counter_and_window_without_weights() -> None:
     assert context_window(ModelSettings(name="starcoder2-7b")) == 16_384
     # An HTTP model whose tokenizer is not local: an estimate, never a network call.
     estimate = token_counter(ModelSettings(name="someone/remote-only", backend="openai"))
-    assert estimate("x" * 320) == 101
+    assert estimate("x" * 320) == 320 // 3 + 1
 
 
-def test_threads_follow_the_embedder() -> None:
-    try:
-        set_embedder_active(True)
-        assert resolve_threads(0) == 1
-        assert resolve_threads(3) == 3
-    finally:
-        set_embedder_active(False)
-    assert 1 <= resolve_threads(0) <= 2
+def test_threads_follow_the_cpu_policy() -> None:
+    shared = CpuPolicy(shared=True, cores=2)
+    assert shared.llm_threads(0) == 2 and shared.embedder_threads(0) == 1
+    shared.set_embedding(True)
+    assert shared.llm_threads(0) == 1  # the embedder works next to generation: one thread each
+    assert shared.llm_threads(3) == 3  # an explicit setting wins
+    alone = CpuPolicy(shared=False, cores=2)
+    alone.set_embedding(True)
+    assert alone.llm_threads(0) == 2 and alone.embedder_threads(0) == 0  # a one-shot command keeps both
+    assert CpuPolicy(cores=1).llm_threads(0) == 1
 
 
 def test_gguf_cache_is_complete_and_keyed_by_hash() -> None:

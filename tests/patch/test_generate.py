@@ -82,6 +82,7 @@ def _settings(samples: int = 3) -> Settings:
     settings = Settings()
     settings.patch.samples = samples
     settings.patch.edit_format = "search-replace"
+    settings.patch.rounds = 0  # the first pass only; repair rounds are tested in test_rounds.py
     settings.index.embeddings = False
     return settings
 
@@ -137,7 +138,8 @@ def test_auto_format_whole_file_for_small_models(repo: Path) -> None:
     settings.model.name = "smollm2-135m"
     report = run_patch(repo, settings, backend, PatchRequest(issue=ISSUE, files=["calc.py"], explain=False))
     assert report.edit_format == "whole-file"
-    assert report.candidates[0].verdict == LINT_CLEAN and report.candidates[0].well_formed
+    # no --test-cmd: the repository's own test_calc.py is discovered, selected and passes
+    assert report.candidates[0].verdict == TESTS_PASS and report.candidates[0].well_formed
 
 
 def test_missing_index_is_one_clear_error_unless_files_are_pinned(repo: Path) -> None:
@@ -160,7 +162,7 @@ def test_bad_requests(repo: Path) -> None:
 
 def test_given_replies_need_no_model(repo: Path) -> None:
     report = run_patch(repo, _settings(), None, PatchRequest(issue=ISSUE, replies=[FIX], files=["calc.py"]))
-    assert report.edit_format == "search-replace" and report.candidates[0].verdict == LINT_CLEAN
+    assert report.edit_format == "search-replace" and report.candidates[0].verdict == TESTS_PASS  # test_calc.py
     assert report.summary == ""
 
 
@@ -169,15 +171,15 @@ def test_issue_title() -> None:
     assert issue_title("") == "(empty issue)"
 
 
-def test_prompt_budget_is_capped_for_small_cpu_models_unless_configured() -> None:
-    from assistant.patch.generate import prompt_budget
+def test_patch_prompt_budget_comes_from_the_one_budget_rule() -> None:
+    from assistant.budget import BUDGET_TABLE, task_budget
 
     backend = ScriptedBackend([])
     settings = _settings()
-    assert prompt_budget(backend, settings, "smollm2-135m") == 4096
-    assert prompt_budget(backend, settings, "qwen2.5-coder-7b") == 8192  # the model's window
-    settings.retrieval.budget = 6000
-    assert prompt_budget(backend, settings, "smollm2-135m") == 6000
-    backend.device = "cuda:0"
+    cpu = task_budget(settings, "patch", window=backend.context_window, device=backend.device)
+    assert cpu.capped and cpu.configured == BUDGET_TABLE["patch"].cpu_cap
+    settings.retrieval.budget = 6000  # explicit: kept
+    assert task_budget(settings, "patch", window=backend.context_window, device=backend.device).configured == 6000
     settings.retrieval.budget = Settings().retrieval.budget
-    assert prompt_budget(backend, settings, "smollm2-135m") == 8192
+    gpu = task_budget(settings, "patch", window=backend.context_window, device="cuda:0")
+    assert not gpu.capped and gpu.configured == Settings().retrieval.budget

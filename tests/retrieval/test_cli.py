@@ -70,13 +70,15 @@ def test_context_shows_items_text_and_dropped(repo: Path) -> None:
     out = result.stdout
     assert "Items in the context" in out and "What the model sees" in out
     assert "active-file window" in out and "definition of" in out
-    assert "### shopcore/services/order_service.py (lines" in out
+    assert "### shopcore/services/order_service.py:" in out
     assert "Left out for the budget" in out
     assert "Tokens counted with:" in out
     result = run_cli("context", "shopcore/services/order_service.py:116", "--budget", "3000", "--json",
                      "--repo", str(repo))
     payload = json.loads(result.stdout)
-    assert payload["tokens_used"] <= payload["budget"] == 3000 - 1024
+    from assistant.budget import PROMPT_MARGIN_TOKENS
+
+    assert payload["tokens_used"] <= payload["budget"] == 3000 - 1024 - PROMPT_MARGIN_TOKENS
     assert payload["items"][-1]["kind"] == "active-file"
     assert "answer reserve" in payload["budget_explained"]
 
@@ -86,6 +88,24 @@ def test_context_bad_locations(repo: Path) -> None:
     assert result.returncode == 2 and "file not found" in result.stderr
     result = run_cli("context", "shopcore/reports.py:0", "--repo", str(repo))
     assert result.returncode == 2 and "lines start at 1" in result.stderr
+    # A line past the end is refused, as `complete` refuses it (it used to be clamped silently).
+    result = run_cli("context", "shopcore/reports.py:9999:1", "--repo", str(repo))
+    assert result.returncode == 2 and "line 9999 is outside shopcore/reports.py" in result.stderr
+    result = run_cli("context", "--repo", str(repo))
+    assert result.returncode == 2 and "--query" in result.stderr
+
+
+def test_file_paths_are_repository_relative_first_then_working_directory(repo: Path) -> None:
+    """From a sub-folder, a path relative to the repository and one relative to the folder both work."""
+    sub = repo / "shopcore"
+    result = run_cli("context", "shopcore/reports.py:3", "--json", cwd=sub)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["items"][-1]["path"] == "shopcore/reports.py"
+    assert "working directory" not in result.stderr
+    result = run_cli("context", "reports.py:3", "--json", cwd=sub)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["items"][-1]["path"] == "shopcore/reports.py"
+    assert "taken relative to the working directory" in result.stderr
 
 
 def test_missing_and_empty_index(tmp_path: Path) -> None:

@@ -91,7 +91,7 @@ def test_context_priorities_reasons_and_layout(mini: tuple[FakeReader, Path]) ->
     assert "definition of total" in reasons or "definition of PriceCalculator" in reasons
     assert "search hit for 'how is the discount applied?'" in reasons
     assert ctx.tokens_used == whitespace_tokens(ctx.text) <= ctx.budget == 400
-    assert "### shop/pricing/discounts.py (lines" in ctx.text
+    assert "### shop/pricing/discounts.py:" in ctx.text
     assert ctx.prefix.endswith("        total = ")
     assert ctx.suffix.startswith("calculator.total(self.lines)")
     # items ordered by file then line, no overlaps within a file

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from base.config import IndexSettings, RetrievalSettings
 from base.errors import RetrievalError
-from retrieval.budget import estimate_tokens
+from base.tokens import estimate_tokens
 from retrieval.context import build_context
 from retrieval.localize import _message_files, localization_context, localize
 from retrieval.query import analyze_query
+from retrieval.render import heading
 from retrieval.repo_map import build_repo_map
 from retrieval.search import aggregate_files, effective_mode, search
 from retrieval.types import Target
@@ -133,7 +134,7 @@ def test_context_with_query_and_repo_map(indexed: tuple) -> None:
     kinds = {i.kind for i in ctx.items}
     assert {"active-file", "repo-map", "search-hit"} <= kinds
     assert ctx.tokens_used == estimate_tokens(ctx.text) <= 16000
-    assert "### shopcore/reports.py (lines" in ctx.text
+    assert "### shopcore/reports.py:" in ctx.text
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -176,7 +177,7 @@ def test_localize_sample_issues(indexed: tuple, issue: str, gold: str) -> None:
     assert top.chunks and all(h.path == top.path for h in top.chunks)
     packed = localization_context(reader, result, 2000, estimate_tokens)
     assert any(c.path == gold for c in packed)
-    assert sum(estimate_tokens(f"### {c.path} (lines {c.start_line}-{c.end_line})\n{c.text}\n")
+    assert sum(estimate_tokens(heading(c.path, c.start_line, c.end_line) + c.text + "\n")
                for c in packed) <= 2000
 
 

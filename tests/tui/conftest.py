@@ -28,6 +28,7 @@ def tui_settings() -> Settings:
     settings.model.threads = 1
     settings.index.threads = 1
     settings.patch.samples = 1
+    settings.patch.rounds = 0  # no repair rounds: their reply room would not fit the short test budget
     settings.retrieval.budget = 1_500  # ~1.2K of context after the reserve and prompt: CPU prefill dominates test time
     settings.retrieval.answer_reserve = 64
     return settings
@@ -79,3 +80,17 @@ def real_backend() -> Iterator[object]:
 def anyio_backend() -> str:
     """Pilot tests are ``async``: run them on asyncio (anyio's pytest plugin, no extra dependency)."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_index_watcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background re-indexing in the app under test.
+
+    The watcher (``assistant.freshness``) re-indexes a changed file after a debounce, a
+    clock: a test that writes a file would race with it, and a screenshot could catch the
+    status bar before or after.  The watcher has its own tests (``tests/mcp/test_freshness.py``);
+    a test module that wants it in the app overrides this fixture with one of the same name.
+    """
+    from tui.app import AssistantApp
+
+    monkeypatch.setattr(AssistantApp, "_watch_files", lambda self: None)

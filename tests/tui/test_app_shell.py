@@ -1,7 +1,7 @@
 """The app shell without an index or a model: layout, panes, keys, help, palette, errors.
 
-No sleeps: every wait is on workers (``app.workers.wait_for_complete()``) or on
-the app's message queue (``pilot.pause()``).
+No sleeps: every wait is on state (``settle``: workers done, queued messages
+handled, then the condition the test asserts).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from assistant.session import Session
 from base.config import Settings
 from tests.tui.conftest import tui_settings
 from tests.tui.fakes import ScriptedBackend
+from tests.tui.helpers import settle, widget_text
 from tui import messages as m
 from tui.app import AssistantApp, make_app
 from tui.screens.confirm import ConfirmScreen
@@ -38,17 +39,30 @@ async def test_unindexed_repo_offers_to_index_and_later_is_remembered(sample_rep
     seen: list[object] = []
     app = _app(sample_repo_copy)
     async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the Index now? dialog")
         assert "has no index yet" in app.screen.question
         await pilot.press("n")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
         status = app.query_one(StatusBar)
         assert status.index_label == "no index"
         assert any(isinstance(s, m.IndexStateChanged) and s.state.status == "missing" for s in seen)
         assert any("F5" in str(n.message) for n in app._notifications)
+
+
+async def test_index_now_dialog_shows_its_whole_text_at_80x24(sample_repo_copy: Path) -> None:
+    app = _app(sample_repo_copy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the Index now? dialog")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmScreen)
+        question = dialog.query_one("#confirm-question")
+        detail = dialog.query_one("#confirm-detail")
+        assert widget_text(question) == dialog.question
+        assert widget_text(detail) == dialog.detail  # wrapped, not cut at "(F5 or /inde"
+        box = dialog.query_one("#confirm-box").region
+        for part in (question, detail, dialog.query_one("#yes"), dialog.query_one("#no")):
+            assert box.contains_region(part.region), part
 
 
 async def test_file_tree_lists_what_the_indexer_walks(sample_repo_copy: Path) -> None:
@@ -59,8 +73,7 @@ async def test_file_tree_lists_what_the_indexer_walks(sample_repo_copy: Path) ->
     (sample_repo_copy / "ignored_dir" / "a.py").write_text("a = 1\n", encoding="utf-8")
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert "shopcore/pricing/calculator.py" in app.files
         assert not any(f.startswith(("node_modules/", "ignored_dir/", ".git/")) for f in app.files)
         tree = app.query_one(FileTree)
@@ -72,12 +85,12 @@ async def test_file_tree_lists_what_the_indexer_walks(sample_repo_copy: Path) ->
 async def test_open_file_from_picker_shows_highlighted_code_at_cursor(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         await pilot.press("ctrl+o")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, FilePicker)
         await pilot.press(*"calcul", "enter")
-        await pilot.pause()
+        await settle(pilot)
         code = app.query_one(CodeView)
         assert code.path == "shopcore/pricing/calculator.py"
         assert code.language == "python"
@@ -91,8 +104,7 @@ async def test_open_file_from_picker_shows_highlighted_code_at_cursor(sample_rep
 async def test_panes_toggle_and_resize_and_fit_80x24(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         tree = app.query_one("#tree")
         assert not tree.display  # narrow terminal: the tree starts hidden
         for widget in ("#code", "#conversation", "#context", "#prompt", "#status"):
@@ -107,16 +119,16 @@ async def test_panes_toggle_and_resize_and_fit_80x24(sample_repo_copy: Path) -> 
         await pilot.press("f3")
         before = app.query_one("#chat-column").region.width
         await pilot.press("alt+right")
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one("#chat-column").region.width > before
 
 
 async def test_help_lists_commands_and_keys(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         await pilot.press("f1")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         from tui.screens.help import help_markdown
 
@@ -135,15 +147,15 @@ async def test_help_lists_commands_and_keys(sample_repo_copy: Path) -> None:
 async def test_slash_completion_and_history(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         prompt = app.query_one(PromptInput)
         await pilot.press("/", "e", "x")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("tab")
         assert prompt.value == "/explain "
         prompt.value = ""
         await pilot.press("/", "f", "o", "o", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert any("unknown command /foo" in str(n.title) for n in app._notifications)
         prompt.value = "/add calculator.py"
         await pilot.press("enter")
@@ -154,7 +166,7 @@ async def test_slash_completion_and_history(sample_repo_copy: Path) -> None:
 async def test_pins_add_drop_and_mention_picker(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         prompt = app.query_one(PromptInput)
         prompt.value = "/add calculator.py"
         await pilot.press("enter")
@@ -170,10 +182,10 @@ async def test_pins_add_drop_and_mention_picker(sample_repo_copy: Path) -> None:
         prompt.value = "what does "
         prompt.cursor_position = len(prompt.value)
         await pilot.press("@")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, FilePicker)
         await pilot.press(*"models/order", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert prompt.value == "what does @shopcore/models/order.py "
         assert app.session.pins.paths() == ["shopcore/models/order.py"]
 
@@ -183,11 +195,10 @@ async def test_model_that_cannot_load_is_a_notification_not_a_crash(sample_repo_
     app = make_app(sample_repo_copy, settings, offer_index=False, preload_model=False, cursor_blink=False)
     seen: list[object] = []
     async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "/model /nonexistent/model-dir"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         failures = [s for s in seen if isinstance(s, m.WorkFailed)]
         assert failures and failures[0].group == "model"
         assert "/nonexistent/model-dir" in failures[0].message
@@ -199,11 +210,10 @@ async def test_question_without_index_explains_the_fix(sample_repo_copy: Path) -
     seen: list[object] = []
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "where is the price computed?"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         failures = [s for s in seen if isinstance(s, m.WorkFailed)]
         assert failures and "repo-assistant index" in failures[0].message
         assert not app.busy
@@ -217,11 +227,10 @@ async def test_unexpected_worker_error_is_reported_and_the_app_survives(sample_r
     session = BrokenSession(sample_repo_copy, tui_settings(), backend=ScriptedBackend())
     app = AssistantApp(session, tui_settings(), offer_index=False, preload_model=False, cursor_blink=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "/search price"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert any("disk on fire" in str(n.message) for n in app._notifications)
         assert app.is_running
 
@@ -229,12 +238,12 @@ async def test_unexpected_worker_error_is_reported_and_the_app_survives(sample_r
 async def test_palette_offers_actions_that_apply(sample_repo_copy: Path) -> None:
     app = _app(sample_repo_copy, offer_index=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         assert not app.command_available("explain")  # no file open yet
         assert not app.command_available("cancel")
         await pilot.press("ctrl+p")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press(*"search the rep", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.query_one(PromptInput).value == "/search "
         assert isinstance(app.query_one(ContextInspector).query_one(DataTable), DataTable)

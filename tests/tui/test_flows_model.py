@@ -3,7 +3,8 @@
 The 135M model's answers are toy-level; these tests check what the app owes the
 user whatever the model says: tokens stream into the chat while the UI keeps
 answering keys, the answer is saved with its sources, Esc stops it, and every
-patch candidate is shown with the verdict the validators gave it.
+patch candidate is shown with the verdict the validators gave it.  Waits are on
+state (``settle`` until the message a test asserts on has arrived), never on time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from base.config import Settings
 from tests.tui.conftest import tui_settings
+from tests.tui.helpers import settle
 from tui import messages as m
 from tui.app import AssistantApp, make_app
 from tui.screens.patch_review import PatchReviewScreen
@@ -34,13 +36,12 @@ async def test_question_gets_a_streamed_answer_with_sources(repo: Path, real_bac
     seen: list[object] = []
     app = _app(repo, real_backend)
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         status = app.query_one(StatusBar)
         assert status.device == "cpu"
         app.query_one(PromptInput).value = "where is the price of an order computed?"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the answer")
         chunks = [s for s in seen if isinstance(s, m.AnswerChunk)]
         done = next(s for s in seen if isinstance(s, m.AnswerDone))
         assert len(chunks) > 3 and not done.cancelled
@@ -68,7 +69,7 @@ async def test_ui_responds_while_the_model_streams_and_escape_stops_it(repo: Pat
 
     app = _app(repo, real_backend, settings)
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "explain how orders are priced, step by step"
         await pilot.press("enter")
         await asyncio.wait_for(first_chunk.wait(), timeout=120)
@@ -80,8 +81,7 @@ async def test_ui_responds_while_the_model_streams_and_escape_stops_it(repo: Pat
         await pilot.press("f4")
         assert context.display and app.busy
         await pilot.press("escape")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the stopped answer")
         done = next(s for s in seen if isinstance(s, m.AnswerDone))
         assert done.cancelled
         assert len(done.turn.content) > 0
@@ -94,11 +94,10 @@ async def test_explain_a_symbol(repo: Path, real_backend: object) -> None:
     seen: list[object] = []
     app = _app(repo, real_backend)
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "/explain compute_order_total"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the explanation")
         done = next(s for s in seen if isinstance(s, m.AnswerDone))
         assert done.turn.kind == "explain" and done.turn.content.strip()
         assert app.session.turns[-2].content == "/explain compute_order_total"
@@ -108,18 +107,18 @@ async def test_complete_at_the_cursor(repo: Path, real_backend: object) -> None:
     seen: list[object] = []
     app = _app(repo, real_backend)
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app._open("shopcore/pricing/money.py", 1)
         code = app.query_one(CodeView)
         code.move_cursor((code.document.line_count - 1, 0))
         await pilot.press("f7")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, lambda: any(isinstance(s, m.CompletionReady) for s in seen), "the completion")
         ready = next(s for s in seen if isinstance(s, m.CompletionReady)).suggestion
         assert ready.mode in ("fim", "prefix-only")
         if ready.text.strip():
             assert code.pending == ready
             await pilot.press("tab")
+            await settle(pilot)
             assert ready.text in (repo / "shopcore/pricing/money.py").read_text(encoding="utf-8")
         else:
             assert any("nothing to add" in str(n.message) for n in app._notifications)
@@ -133,11 +132,10 @@ async def test_patch_candidates_are_reviewed_with_their_verdicts(repo: Path, rea
     app = _app(repo, real_backend, settings)
     before = {p: p.read_bytes() for p in (repo / "shopcore").rglob("*.py")}
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
-        await app.workers.wait_for_complete()
+        await settle(pilot)
         app.query_one(PromptInput).value = "/patch @ISSUES/001-*.md"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot, lambda: any(isinstance(s, m.PatchReady) for s in seen), "the patch review")
         ready = next(s for s in seen if isinstance(s, m.PatchReady))
         assert isinstance(app.screen, PatchReviewScreen)
         for candidate in ready.report.candidates:

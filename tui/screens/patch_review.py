@@ -31,6 +31,14 @@ def candidate_label(rank: int, candidate: Any) -> Text:
     return Text.assemble((f"{mark} #{rank} {verdict}", style), "\n   ", (files, "dim"))
 
 
+def rejection_text(candidate: Any) -> str:
+    """Why a rejected candidate cannot be applied: the validator's verdict and reasons."""
+    why = str(getattr(candidate, "rejection", "") or "").strip()
+    reasons = [str(r) for r in getattr(candidate, "reasons", []) if str(r).strip() and str(r) != why]
+    text = "; ".join([why, *reasons] if why else reasons) or "the validation rejected it"
+    return f"{getattr(candidate, 'verdict', 'rejected')}: {text}. ↑/↓ picks another candidate; r rejects the patch."
+
+
 def colour_diff(diff: str) -> Text:
     """A unified diff with the usual colours (theme-independent, so screenshots stay stable)."""
     text = Text(no_wrap=True)
@@ -123,7 +131,13 @@ class PatchReviewScreen(Screen[tuple[str, Any] | None]):
         reasons = list(getattr(candidate, "reasons", []))
         samples = getattr(candidate, "samples", [])
         header = f"{candidate.verdict} · sample(s) {', '.join(map(str, samples))}"
-        self.query_one("#patch-reasons", Static).update(Text("\n".join([header, *[f"• {r}" for r in reasons]])))
+        rounds = [f"round {r.round}: {r.verdict} ({r.summary}) · {r.prompt_tokens + r.reply_tokens} tokens · "
+                  f"{r.seconds:.1f}s" + (f" · stopped: {r.stopped}" if r.stopped else "")
+                  for r in getattr(candidate, "rounds", [])]  # the repair rounds and what each cost
+        if len(rounds) < 2:
+            rounds = []  # a first try alone: its verdict is the header
+        self.query_one("#patch-reasons", Static).update(
+            Text("\n".join([header, *[f"• {r}" for r in reasons], *rounds])))
         diff = str(getattr(candidate, "diff", "") or "")
         body: Any
         if diff.strip():
@@ -144,9 +158,9 @@ class PatchReviewScreen(Screen[tuple[str, Any] | None]):
         self.action_focus_diff()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Apply is offered while a candidate is highlighted; on a rejected one it says why instead."""
         if action == "apply":
-            candidate = self.current
-            return None if candidate is None or not getattr(candidate, "applicable", False) else True
+            return None if self.current is None else True
         return True
 
     def action_focus_diff(self) -> None:
@@ -157,8 +171,11 @@ class PatchReviewScreen(Screen[tuple[str, Any] | None]):
 
     def action_apply(self) -> None:
         candidate = self.current
-        if candidate is None or not getattr(candidate, "applicable", False):
-            self.notify("this candidate was rejected: it cannot be applied", severity="warning")
+        if candidate is None:
+            return
+        if not getattr(candidate, "applicable", False):
+            self.notify(rejection_text(candidate), title=f"#{self.candidates.index(candidate) + 1} cannot be applied",
+                        severity="warning", timeout=8)
             return
         files = ", ".join(candidate.files)
 

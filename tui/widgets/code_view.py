@@ -15,6 +15,7 @@ from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+from textual.widgets.text_area import Selection
 
 from assistant.session import CompletionSuggestion
 
@@ -70,10 +71,18 @@ class CodeView(TextArea):
             row = max(0, min(line - 1, self.document.line_count - 1))
             if end_line is not None and end_line > line:
                 end_row = min(end_line - 1, self.document.line_count - 1)
-                self.selection = ((row, 0), (end_row, len(self.document.get_line(end_row))))
+                # Anchored at the end, so the cursor (which the view follows) sits at column 0 of ``line``.
+                self.selection = Selection((end_row, len(self.document.get_line(end_row))), (row, 0))
             else:
                 self.move_cursor((row, 0))
-            self.scroll_cursor_visible(center=True, animate=False)
+            self.reveal_line(row)
+            # Again after the next refresh: a view shown a moment ago gets its real size only then.
+            self.call_after_refresh(self.reveal_line, row)
+
+    def reveal_line(self, row: int) -> None:
+        """Scroll so ``row`` (0-based) is in the middle of the view and the line starts show."""
+        height = self.scrollable_content_region.height
+        self.scroll_to(x=0, y=max(0, row - height // 2), animate=False, immediate=True)
 
     def cursor_target(self) -> tuple[int, int | None, int]:
         """``(line, end_line, col)``: 1-based lines of the cursor or selection, 0-based column."""

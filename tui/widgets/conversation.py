@@ -146,7 +146,7 @@ class Conversation(VerticalScroll):
         if not hits:
             await self.add_note(f"no results for {query!r}", "warning")
             return None
-        await self.add_note(f"{len(hits)} results for {query!r} — Enter opens a hit")
+        await self.add_note(f"{len(hits)} results for {query!r} — F8 goes to them, Enter opens a hit")
         results = SearchResults.from_hits(hits)
         await self.mount(results)
         self.anchor()

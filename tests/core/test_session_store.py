@@ -70,13 +70,16 @@ def test_resume_without_saved_chats_explains(tmp_path: Path) -> None:
         Session(tmp_path, Settings()).resume()
 
 
-def test_session_settings_are_a_private_copy_with_one_embedding_thread(tmp_path: Path) -> None:
+def test_settings_are_used_whole_and_the_cpu_policy_decides_the_embedder_threads(tmp_path: Path) -> None:
+    from base.cpu import CpuPolicy
+
     settings = Settings()
-    session = Session(tmp_path, settings)
-    assert session.settings.index.threads == 1
-    assert settings.index.threads == 0
+    shared = Session(tmp_path, settings, cpu=CpuPolicy(shared=True))
+    assert shared.settings is settings and settings.index.threads == 0
+    assert shared._index_settings().threads == 1  # next to the LLM in the TUI: one thread
+    assert Session(tmp_path, settings)._index_settings().threads == 0  # a one-shot command: automatic
     settings.index.threads = 2
-    assert Session(tmp_path, settings).settings.index.threads == 2
+    assert shared._index_settings().threads == 2  # an explicit setting wins
 
 
 def test_read_issue_from_text_and_glob(tmp_path: Path) -> None:

@@ -1,0 +1,350 @@
+"""Scale bench: the stdlib and a kernel-sized corpus (this venv's site-packages), side by side.
+
+    .venv/bin/python bench/scale.py                 # both corpora, BM25 only
+    .venv/bin/python bench/scale.py --only stdlib   # one corpus
+    .venv/bin/python bench/scale.py --embed-subset 2000   # also time embeddings (extrapolated)
+    .venv/bin/python bench/scale.py --code /tmp/before    # another checkout's CLI (before/after in one run)
+
+The corpora are copied once under ``<user cache>/bench/scale/`` and reused (their index is
+wiped before each cold run): the site-packages corpus is the source files of this project's
+virtual environment (``.py .pyi .h .hpp .cuh .c .cpp .md .rst .js .ts``, the project itself
+excluded), about 24K files and 7M lines — the size of a kernel tree.  Every command runs
+as a real CLI child process, so wall times include interpreter start-up and the peak RSS
+is the child's own (``os.wait4``).  Timings on a shared machine are noisy: compare the
+two columns of one run, not runs on different days.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from base.paths import user_cache_dir  # noqa: E402
+
+EXTENSIONS = {".py", ".pyi", ".h", ".hpp", ".cuh", ".c", ".cpp", ".md", ".rst", ".js", ".ts"}
+CORPUS_VERSION = 1
+# The CLI under test: this tree's, or another checkout's with --code (a before/after in one run).
+CLI = [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
+CODE_DIR = ROOT
+LAST_CPU = 0.0
+QUERIES = {
+    "stdlib": ["parse the header", "open a socket connection", "retry on timeout",
+               "decimal rounding", "walk directory tree"],
+    "site-packages": ["parse the header", "open a socket connection", "retry on timeout",
+                      "tensor shape mismatch", "tokenizer padding side"],
+}
+
+
+def cache_root() -> Path:
+    return user_cache_dir() / "bench" / "scale"
+
+
+def _copy_tree(source: Path, target: Path, exclude: Path | None) -> None:
+    """Copy the source files under ``source`` (by extension) to ``target``, skipping ``exclude``."""
+    for dirpath, dirnames, filenames in os.walk(source):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+                             and (exclude is None or (here / d).resolve() != exclude))
+        for name in filenames:
+            path = here / name
+            if path.suffix in EXTENSIONS and path.is_file() and not path.is_symlink():
+                dest = target / path.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dest)
+
+
+def build_corpus(name: str) -> Path:
+    """The corpus directory, copied on first use (a marker file says it is complete)."""
+    target = cache_root() / f"{name}-v{CORPUS_VERSION}"
+    marker = target / ".complete"
+    if marker.is_file():
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    if name == "stdlib":
+        source = Path(sysconfig.get_paths()["stdlib"])
+        for entry in sorted(source.iterdir()):
+            if entry.name in {"site-packages", "dist-packages", "__pycache__"}:
+                continue
+            if entry.is_dir():
+                _copy_tree(entry, target / entry.name, None)
+            elif entry.suffix in EXTENSIONS:
+                shutil.copyfile(entry, target / entry.name)
+    else:
+        source = Path(sysconfig.get_paths()["purelib"])
+        _copy_tree(source, target, ROOT.resolve())
+        for stray in target.glob("__editable__*"):
+            stray.unlink()
+    marker.write_text(json.dumps({"source": str(source)}))
+    return target
+
+
+def source_stats(repo: Path) -> tuple[int, int, int]:
+    """(files, lines, bytes) of the corpus, the index excluded."""
+    files = lines = size = 0
+    for dirpath, dirnames, filenames in os.walk(repo):
+        dirnames[:] = [d for d in dirnames if d != ".repo-assistant"]
+        for name in filenames:
+            if name == ".complete":
+                continue
+            data = (Path(dirpath) / name).read_bytes()
+            files += 1
+            size += len(data)
+            lines += data.count(b"\n")
+    return files, lines, size
+
+
+def du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def run_measured(*args: str) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB, stdout) of one CLI child, its own peak RSS via ``wait4``.
+
+    The child's CPU seconds (its workers included) go to ``LAST_CPU``: on a shared machine
+    they are steadier than wall time, so the table prints both.
+    """
+    global LAST_CPU
+    start = time.perf_counter()
+    out_path = cache_root() / f".out-{os.getpid()}"
+    with open(out_path, "w") as out_file:
+        env = {**os.environ, "PYTHONPATH": str(CODE_DIR)}
+        proc = subprocess.Popen([*CLI, *args], stdout=out_file, stderr=subprocess.STDOUT, env=env, cwd=CODE_DIR)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    LAST_CPU = usage.ru_utime + usage.ru_stime
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = out_path.read_text(errors="replace")
+    out_path.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {out[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def pick_context_file(repo: Path) -> str:
+    """A mid-sized Python file with at least 50 lines, the same one every run."""
+    candidates = sorted(p for p in repo.rglob("*.py") if ".repo-assistant" not in p.parts)
+    for path in candidates[len(candidates) // 3:]:
+        n = path.read_bytes().count(b"\n")
+        if 200 <= n <= 2000:
+            return str(path.relative_to(repo))
+    return str(candidates[0].relative_to(repo))
+
+
+def bench_corpus(name: str, repo: Path, args: argparse.Namespace) -> dict[str, str | float]:
+    """Every row of the table for one corpus."""
+    row: dict[str, str | float] = {}
+    files, lines, size = source_stats(repo)
+    shutil.rmtree(repo / ".repo-assistant", ignore_errors=True)
+    wall, rss, _ = run_measured("index", str(repo), "--no-embeddings")
+    data = repo / ".repo-assistant" / "index"
+    last = _last_run(repo)
+    chunks = int(last["chunks_total"])
+    row["corpus"] = f"{files:,} files, {lines / 1e6:.2f}M lines, {size / 2**20:.0f} MiB"
+    row["chunks"] = float(chunks)
+    row["cold index --no-embeddings"] = f"{wall:.1f} s (CPU {LAST_CPU:.0f} s), {rss:.0f} MiB"
+    row["_cold_s"] = wall
+    row["µs per chunk (cold)"] = f"{wall / chunks * 1e6:.0f}"
+    row["_us_per_chunk"] = wall / chunks * 1e6
+    wall, rss, _ = run_measured("index", str(repo), "--no-embeddings")
+    row["no-op re-index"] = f"{wall:.2f} s (CPU {LAST_CPU:.2f}), {rss:.0f} MiB"
+    edited = repo / pick_context_file(repo)
+    original = edited.read_bytes()
+    try:
+        edited.write_bytes(original + b"\n\ndef scale_bench_added_function():\n    return 1\n")
+        wall, rss, _ = run_measured("index", str(repo), "--no-embeddings")
+        row["one edited file"] = f"{wall:.2f} s (CPU {LAST_CPU:.2f}), {rss:.0f} MiB"
+    finally:
+        edited.write_bytes(original)
+    run_measured("index", str(repo), "--no-embeddings")
+    row["index on disk"] = f"{du(data) / 2**20:.0f} MiB ({du(data) / size:.2f}x the sources)"
+    walls: list[float] = []
+    cpus: list[float] = []
+    rsses: list[float] = []
+    for query in QUERIES[name]:
+        wall, rss, _ = run_measured("search", "--repo", str(repo), "--mode", "bm25", query)
+        walls.append(wall)
+        cpus.append(LAST_CPU)
+        rsses.append(rss)
+    row["search (CLI, median of 5)"] = (f"{statistics.median(walls):.2f} s (CPU {statistics.median(cpus):.2f}), "
+                                        f"{max(rsses):.0f} MiB")
+    row["_search_s"] = statistics.median(walls)
+    row.update(bench_bm25_process(repo, QUERIES[name]))
+    target = pick_context_file(repo)
+    wall, rss, _ = run_measured("context", "--repo", str(repo), "--set", "retrieval.mode=bm25",
+                                f"{target}:50:1", "--query", "how is the result cached")
+    row["context FILE:50:1 --query (CLI)"] = f"{wall:.2f} s (CPU {LAST_CPU:.2f}), {rss:.0f} MiB"
+    wall, rss, _ = run_measured("status", "--repo", str(repo))
+    row["status (CLI)"] = f"{wall:.2f} s (CPU {LAST_CPU:.2f}), {rss:.0f} MiB"
+    row.update(bench_repo_map(repo))
+    if args.embed_subset:
+        row.update(bench_embedding(repo, args.embed_subset, args.threads))
+    return row
+
+
+def bench_bm25_process(repo: Path, queries: list[str]) -> dict[str, str | float]:
+    """The BM25 part of a search on its own: a fresh process opens the index and runs the queries.
+
+    The CLI ``search`` also refreshes stale files (a walk of the tree) and loads the symbol
+    table for name lookups; this row isolates what the BM25 index itself costs a process.
+    """
+    code = (
+        "import sys, time, json, resource\n"
+        "t0 = time.perf_counter()\n"
+        "from pathlib import Path\n"
+        "from base.config import IndexSettings\n"
+        "from indexer.reader import IndexReader\n"
+        "t1 = time.perf_counter()\n"
+        "reader = IndexReader.open(Path(sys.argv[1]), IndexSettings(embeddings=False))\n"
+        "times = []\n"
+        "for q in sys.argv[2:]:\n"
+        "    t = time.perf_counter(); hits = reader.bm25_search(q, 10); times.append(time.perf_counter() - t)\n"
+        "print(json.dumps({'import': t1 - t0, 'first': times[0], 'rest': sorted(times[1:])[len(times[1:]) // 2],\n"
+        "                  'total': time.perf_counter() - t0,\n"
+        "                  'rss': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(repo), *queries], cwd=CODE_DIR, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(CODE_DIR)})
+    if out.returncode != 0:
+        return {"BM25 only, fresh process": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]}
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"BM25 only, fresh process": f"{r['total']:.2f} s for {len(queries)} queries, {r['rss']:.0f} MiB "
+                                        f"(imports {r['import']:.2f} s, 1st query {r['first'] * 1000:.0f} ms, "
+                                        f"then p50 {r['rest'] * 1000:.0f} ms)"}
+
+
+def bench_embedding(repo: Path, subset: int, threads: int) -> dict[str, str]:
+    """Embedding throughput on ``subset`` chunks in embedding order, extrapolated to the whole index.
+
+    The full CPU run on the big corpus takes most of an hour, so the row says EXTRAPOLATED.
+    The sample follows the order the indexer embeds in (``indexer.pipeline.embed_priority``)
+    and also reports how many chunks come before the first test, doc or vendored one.
+    """
+    code = (
+        "import sys, time, json, random\n"
+        "from pathlib import Path\n"
+        "from base.config import IndexSettings\n"
+        "from indexer.reader import IndexReader\n"
+        "from indexer.pipeline import embed_priority, embedding_text\n"
+        "from indexer.embedder import load_embedder\n"
+        "settings = IndexSettings()\n"
+        "reader = IndexReader.open(Path(sys.argv[1]), IndexSettings(embeddings=False))\n"
+        "chunks = list(reader.chunks())\n"
+        "source = sum(1 for c in chunks if embed_priority(c.path) == 0)\n"
+        "sample = random.Random(3).sample(chunks, min(int(sys.argv[2]), len(chunks)))\n"
+        "texts = [embedding_text(c) for c in sample]\n"
+        "embedder = load_embedder(settings.embedding_model, threads=int(sys.argv[3]),\n"
+        "                         max_tokens=settings.embed_max_tokens)\n"
+        "embedder.embed(texts[:16])\n"
+        "t = time.perf_counter()\n"
+        "embedder.embed(texts, batch_size=settings.embed_batch_size)\n"
+        "rate = len(texts) / (time.perf_counter() - t)\n"
+        "print(json.dumps({'rate': rate, 'n': len(texts), 'total': len(chunks), 'source': source,\n"
+        "                  'flavour': embedder.flavour}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(repo), str(subset), str(threads)], cwd=CODE_DIR,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(CODE_DIR)})
+    if out.returncode != 0:
+        return {"embedding": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]}
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {f"embedding ({r['flavour']}, {threads} threads)": f"{r['rate']:.0f} chunks/s on {r['n']} chunks",
+            "full embedding time (EXTRAPOLATED)": f"{r['total'] / r['rate'] / 60:.0f} min for {r['total']:,} chunks; "
+                                                  f"source ({r['source']:,} chunks) first: "
+                                                  f"{r['source'] / r['rate'] / 60:.0f} min"}
+
+
+def bench_repo_map(repo: Path) -> dict[str, str]:
+    """Repo map in a fresh process: cold (symbols load + tables + PageRank), then warm, same and new focus."""
+    code = (
+        "import sys, time, json\n"
+        "from pathlib import Path\n"
+        "from base.config import IndexSettings\n"
+        "from indexer.reader import IndexReader\n"
+        "from retrieval.repo_map import build_repo_map\n"
+        "count = lambda text: len(text) // 4\n"
+        "repo = Path(sys.argv[1])\n"
+        "t = time.perf_counter()\n"
+        "reader = IndexReader.open(repo, IndexSettings(embeddings=False))\n"
+        "symbols = reader.symbols()\n"
+        "t_sym = time.perf_counter()\n"
+        "cold = build_repo_map(symbols, 2048, count, (), ('cache',), cache_key=str(repo))\n"
+        "t1 = time.perf_counter()\n"
+        "warm = build_repo_map(symbols, 2048, count, (), ('cache',), cache_key=str(repo))\n"
+        "t2 = time.perf_counter()\n"
+        "other = build_repo_map(symbols, 2048, count, (), ('parse', 'header'), cache_key=str(repo))\n"
+        "t3 = time.perf_counter()\n"
+        "print(json.dumps({'symbols': t_sym - t, 'cold': t1 - t, 'warm': t2 - t1, 'new_focus': t3 - t2}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(repo)], cwd=CODE_DIR, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(CODE_DIR)})
+    if out.returncode != 0:
+        return {"repo map": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]}
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"repo map cold (incl. symbols load)": f"{r['cold']:.2f} s (symbols {r['symbols']:.2f} s)",
+            "repo map warm: same / new question": f"{r['warm'] * 1000:.0f} ms / {r['new_focus'] * 1000:.0f} ms"}
+
+
+def _last_run(repo: Path) -> dict:
+    from indexer import store
+
+    conn = store.connect(store.db_path(repo))
+    try:
+        return store.get_meta(conn, "last_run")
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["stdlib", "site-packages"], action="append",
+                        help="run one corpus (repeatable; default both)")
+    parser.add_argument("--embed-subset", type=int, default=0, metavar="N",
+                        help="also time the embedder on N chunks and extrapolate the full embedding run")
+    parser.add_argument("--threads", type=int, default=2, help="embedding threads (default 2)")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="run the CLI of another source tree (e.g. a copy of the previous release)")
+    args = parser.parse_args()
+    global CODE_DIR
+    CODE_DIR = args.code.resolve()
+    names = args.only or ["stdlib", "site-packages"]
+    results: dict[str, dict[str, str | float]] = {}
+    for name in names:
+        t = time.perf_counter()
+        repo = build_corpus(name)
+        print(f"[{name}] corpus at {repo} ({time.perf_counter() - t:.1f} s)", file=sys.stderr)
+        results[name] = bench_corpus(name, repo, args)
+        print(f"[{name}] {json.dumps(results[name])}", file=sys.stderr)
+    keys = [k for k in results[names[0]] if not k.startswith("_")]
+    load = os.getloadavg()[0]
+    print(f"\nrepo-assistant scale bench — {os.cpu_count()} CPUs, load average {load:.1f}, "
+          f"Python {sys.version.split()[0]}, BM25 only")
+    width = max(len(k) for k in keys)
+    header = "  ".join(f"{n:<44}" for n in names)
+    print(f"  {'':<{width}}  {header}" + ("  ratio" if len(names) == 2 else ""))
+    for key in keys:
+        cells = [results[n].get(key, "") for n in names]
+        line = "  ".join(f"{(f'{c:,.0f}' if isinstance(c, float) else str(c)):<44}" for c in cells)
+        ratio = ""
+        if len(names) == 2:
+            if key == "chunks":
+                ratio = f"{float(cells[1]) / float(cells[0]):.1f}x"
+            elif key.startswith("µs per chunk"):
+                ratio = f"{float(results[names[1]]['_us_per_chunk']) / float(results[names[0]]['_us_per_chunk']):.2f}x"
+            elif key.startswith("search"):
+                ratio = f"{float(results[names[1]]['_search_s']) / float(results[names[0]]['_search_s']):.2f}x"
+        print(f"  {key:<{width}}  {line}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Chunking in worker processes where ``sys.stderr`` has no usable descriptor (as under Textual).
+
+Textual replaces ``sys.stderr`` by a capture whose ``fileno()`` is -1 while an app runs;
+multiprocessing's resource tracker passed that to ``fork_exec`` and the pool could not
+start ("bad value(s) in fds_to_keep").  The tracker starts once per process, so each
+check runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from base.config import IndexSettings
+from indexer.pipeline import PARALLEL_MIN_FILES, index_repository
+from indexer.reader import IndexReader
+from tests.conftest import PROJECT_ROOT
+
+FILES = PARALLEL_MIN_FILES + 20
+
+CAPTURED_STDERR_RUN = """
+import json, logging, sys
+from pathlib import Path
+
+class Capture:  # what Textual puts in sys.stderr while an app runs
+    def write(self, text): return len(text)
+    def flush(self): pass
+    def fileno(self): return -1
+
+records = []
+class Keep(logging.Handler):
+    def emit(self, record): records.append(record.getMessage())
+
+logging.getLogger("indexer.pipeline").addHandler(Keep())
+logging.getLogger("indexer.pipeline").setLevel(logging.INFO)
+from base.config import IndexSettings
+from indexer.pipeline import index_repository
+real, sys.stderr = sys.stderr, Capture()
+try:
+    stats = index_repository(Path(sys.argv[1]), IndexSettings(embeddings=False))
+finally:
+    sys.stderr = real
+print(json.dumps({"indexed": stats.files_indexed, "log": records}))
+"""
+
+
+def _many_files(root: Path) -> Path:
+    for i in range(FILES):
+        (root / f"mod_{i:03d}.py").parent.mkdir(parents=True, exist_ok=True)
+        (root / f"mod_{i:03d}.py").write_text(f"def f_{i}(x):\n    return x + {i}\n", encoding="utf-8")
+    return root
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="forkserver is POSIX-only")
+def test_worker_processes_start_with_a_stderr_without_descriptor(tmp_path: Path) -> None:
+    repo = _many_files(tmp_path / "repo")
+    result = subprocess.run([sys.executable, "-c", CAPTURED_STDERR_RUN, str(repo)], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["indexed"] == FILES
+    assert any("worker processes" in line for line in report["log"]), report["log"]
+
+
+def test_chunking_falls_back_to_this_process_with_the_same_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    parallel = _many_files(tmp_path / "parallel")
+    fallback = _many_files(tmp_path / "fallback")
+    settings = IndexSettings(embeddings=False)
+    index_repository(parallel, settings)
+
+    def no_processes() -> None:
+        raise OSError("no semaphores in this sandbox")
+
+    monkeypatch.setattr("indexer.pipeline._start_process_helpers", no_processes)
+    stats = index_repository(fallback, settings)
+    assert stats.files_indexed == FILES
+    assert "chunking in this process" in caplog.text
+    chunks = {}
+    for repo in (parallel, fallback):
+        reader = IndexReader.open(repo, settings)
+        try:
+            chunks[repo.name] = {path: [(c.symbol, c.start_line, c.end_line, c.text)
+                                        for c in reader.chunks_for_file(path)] for path in reader.files()}
+        finally:
+            reader.close()
+    assert chunks["fallback"] == chunks["parallel"] and len(chunks["parallel"]) == FILES

@@ -1,0 +1,94 @@
+"""Fresh without asking: the watcher behind the MCP server, and the CLI's refresh before a query."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import anyio
+
+from base.config import IndexSettings
+from indexer.pipeline import index_repository
+from indexer.reader import IndexReader
+from tests.conftest import run_cli
+from tests.mcp.conftest import BM25_ONLY, bm25_settings, mcp_client, server_command
+
+DEADLINE_S = 90.0
+
+
+def _wait_for(predicate, what: str, deadline_s: float = DEADLINE_S) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + deadline_s
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_an_edit_is_found_by_the_next_search_without_index(indexed_repo: Path, tmp_path: Path) -> None:
+    target = indexed_repo / "shopcore" / "timeutil.py"
+    original = target.read_text(encoding="utf-8")
+
+    async def scenario() -> dict:
+        async with mcp_client(indexed_repo, tmp_path / "server.err") as client:
+            first = await client.call_tool("search", {"query": "wombat_ledger_checksum", "k": 3, "mode": "bm25"})
+            assert all(h["symbol"] != "wombat_ledger_checksum" for h in first.structured_content["hits"])
+            end = time.monotonic() + DEADLINE_S
+            while True:
+                # rewritten until seen: a change made before the watch was registered is not lost either
+                target.write_text(original + "\n\ndef wombat_ledger_checksum() -> int:\n    return 7\n",
+                                  encoding="utf-8")
+                found = await client.call_tool("search", {"query": "wombat_ledger_checksum", "k": 3, "mode": "bm25"})
+                hits = found.structured_content["hits"]
+                if hits and hits[0]["symbol"] == "wombat_ledger_checksum":
+                    return found.structured_content
+                assert time.monotonic() < end, "the watcher never re-indexed the edited file"
+                await anyio.sleep(0.2)
+
+    structured = anyio.run(scenario)
+    assert structured["hits"][0]["path"] == "shopcore/timeutil.py"
+    assert structured["freshness"]["watching"] and structured["freshness"]["refreshes"] >= 1
+
+
+def test_killing_the_server_mid_refresh_leaves_the_index_open(indexed_repo: Path, tmp_path: Path) -> None:
+    errlog = tmp_path / "server.err"
+    command, args = server_command()
+    with errlog.open("w") as err:
+        server = subprocess.Popen([command, *args, str(indexed_repo)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, **BM25_ONLY},
+                                  start_new_session=True)
+    try:
+        _wait_for(lambda: "bm25:" in errlog.read_text(), "the watcher's first refresh")
+        generated = indexed_repo / "generated"
+        generated.mkdir()
+        for n in range(400):
+            (generated / f"mod_{n}.py").write_text(f"def generated_function_{n}(x):\n    return x + {n}\n")
+        _wait_for(lambda: "changed path" in errlog.read_text(), "a refresh of the new files to start")
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+    settings: IndexSettings = bm25_settings().index
+    with IndexReader.open(indexed_repo, settings) as reader:  # whatever was committed is readable
+        assert reader.bm25_search("quantize_money", 3)
+    stats = index_repository(indexed_repo, settings)  # the lock died with the server: no --wait needed
+    assert not stats.cancelled
+    with IndexReader.open(indexed_repo, settings) as reader:
+        assert not reader.stale_files()
+        assert reader.bm25_search("generated_function_399", 1)[0][0].path == "generated/mod_399.py"
+
+
+def test_a_cli_query_refreshes_a_few_changed_files_first(indexed_repo: Path) -> None:
+    (indexed_repo / "shopcore" / "timeutil.py").write_text("def platypus_invoice_window() -> int:\n    return 3\n")
+    result = run_cli("search", "platypus_invoice_window", "--mode", "bm25", "--k", "1", "--repo", str(indexed_repo),
+                     env=BM25_ONLY)
+    assert result.returncode == 0, result.stderr
+    assert "refreshed 1 changed file" in result.stderr
+    assert "shopcore/timeutil.py" in result.stdout
+
+    for n in range(25):
+        (indexed_repo / f"extra_{n}.py").write_text(f"def numbat_{n}():\n    return {n}\n")
+    many = run_cli("localize", "-", "--k", "1", "--repo", str(indexed_repo), env=BM25_ONLY, input_text="numbat_3")
+    assert many.returncode == 0, many.stderr
+    assert "25 files changed since indexing" in many.stderr and "repo-assistant index" in many.stderr
