@@ -25,7 +25,9 @@ An explicit budget (the flag, or a setting other than the default) is never capp
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from base.config import RetrievalSettings, Settings
 
@@ -111,9 +113,16 @@ def task_budget(settings: Settings, task: str, *, window: int, device: str, prom
 
 
 def expected_device(settings: Settings) -> str:
-    """Where the configured model would run, without loading it (``remote`` for an HTTP endpoint)."""
+    """Where the configured model would run, without loading it (``remote`` for an HTTP endpoint).
+
+    ``auto`` on a machine with no GPU device node (and not a Mac, which may have MPS) is
+    the CPU without asking torch: importing it costs seconds at every CLI call.
+    """
     if settings.model.backend == "openai":
         return "remote"
+    wanted = settings.model.device.strip().lower() or "auto"
+    if wanted == "cpu" or (wanted == "auto" and not _may_have_accelerator()):
+        return "cpu"
     try:
         from assistant.models.local import resolve_device
 
@@ -121,3 +130,11 @@ def expected_device(settings: Settings) -> str:
     except Exception as exc:  # an impossible device fails later, when the model loads
         log.info("cannot resolve model.device=%s: %s", settings.model.device, exc)
         return "cpu"
+
+
+def _may_have_accelerator() -> bool:
+    """Whether torch could find a GPU here: an NVIDIA or ROCm device node, or macOS (MPS)."""
+    if sys.platform == "darwin":
+        return True
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "kfd").exists() or (dev / "dxg").exists()

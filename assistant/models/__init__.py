@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from assistant.models.base import (
     Backend,
@@ -66,10 +68,48 @@ def load_backend(settings: ModelSettings, *, progress: Callable[[str], None] | N
 
 
 @functools.lru_cache(maxsize=8)
-def _tokenizer_for(name: str, local_only: bool = False) -> object | None:
+def _tokenizer_for(name: str, local_only: bool = False) -> Callable[[str], int]:
+    """A token counter for model ``name``: its ``tokenizer.json`` read directly when it is on disk.
+
+    Counting tokens is all budgeting needs, and the ``tokenizers`` library reads the same
+    ``tokenizer.json`` a fast transformers tokenizer wraps (same ids), without importing
+    transformers and torch (seconds at every CLI start).  Anything else (a slow tokenizer,
+    a model not downloaded yet) goes through transformers.
+    """
     from assistant.models.resolve import load_tokenizer, resolve_source
 
-    return load_tokenizer(resolve_source(name), local_only=local_only)
+    source = resolve_source(name)
+    path = _tokenizer_file(source)
+    if path is not None:
+        from tokenizers import Tokenizer
+
+        fast = Tokenizer.from_file(str(path))
+        return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
+    tokenizer: Any = load_tokenizer(source, local_only=local_only)
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+
+
+def _tokenizer_file(source: Any) -> Path | None:
+    """The ``tokenizer.json`` of ``source`` when it is already on this machine (never downloads)."""
+    folder: Path | None = None
+    if source.kind == "gguf":
+        from assistant.models.gguf_cache import cache_dir_for, is_complete
+
+        full = cache_dir_for(Path(source.location))
+        tokenizer_only = full.with_name(full.name + "-tokenizer")
+        folder = next((d for d in (full, tokenizer_only) if is_complete(d)), None)
+    elif source.kind == "dir":
+        folder = Path(source.location)
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(source.location, "tokenizer.json")
+        except Exception:  # an id the hub client rejects: the slow path says why
+            return None
+        return Path(cached) if isinstance(cached, str) else None
+    candidate = folder / "tokenizer.json" if folder is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 def token_counter(settings: ModelSettings) -> Callable[[str], int]:
@@ -83,7 +123,7 @@ def token_counter(settings: ModelSettings) -> Callable[[str], int]:
 
     remote = settings.backend.strip().lower() == "openai"
     try:
-        tokenizer = _tokenizer_for(settings.name.strip(), remote)
+        return _tokenizer_for(settings.name.strip(), remote)
     except ModelUnavailableError:
         if settings.backend.strip().lower() != "openai":
             raise
@@ -91,11 +131,6 @@ def token_counter(settings: ModelSettings) -> Callable[[str], int]:
         from base.tokens import estimate_tokens
 
         return estimate_tokens
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False))  # type: ignore[attr-defined]
-
-    return count
 
 
 def context_window(settings: ModelSettings) -> int:

@@ -10,6 +10,7 @@ import pytest
 from assistant.models import context_window, token_counter
 from assistant.models.presets import EMBEDDED, PRESETS, embedded_gguf_path, get_preset
 from assistant.models.resolve import resolve_source
+from base.config import ModelSettings
 from base.cpu import CpuPolicy
 from tests.conftest import run_cli
 
@@ -105,3 +106,23 @@ def test_models_command_lists_presets_as_json() -> None:
     assert [p["name"] for p in current] == ["smollm2-135m"]
     table = run_cli("models", timeout=60)
     assert "qwen2.5-coder-7b" in table.stdout and "4-bit" in table.stdout
+
+
+def test_token_counter_reads_tokenizer_json_without_transformers_and_counts_the_same() -> None:
+    """Budgets are counted without importing transformers (seconds per CLI call), with identical counts."""
+    import subprocess
+    import sys
+
+    from assistant.models.resolve import load_tokenizer, resolve_source
+
+    code = ("import sys; from base.config import ModelSettings; from assistant.models import token_counter; "
+            "n = token_counter(ModelSettings())('def f(x):\\n    return x  # ü'); "
+            "print(n, 'transformers' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["False", "False"]
+    slow = load_tokenizer(resolve_source("smollm2-135m"))
+    fast = token_counter(ModelSettings())
+    texts = ["def f(x):\n    return x  # ü", "<|im_start|>user\nhi<|im_end|>", "  \t\n", "Ünïcödé 日本語 🙂",
+             Path(__file__).read_text(encoding="utf-8")]
+    assert int(out[0]) == len(slow.encode(texts[0], add_special_tokens=False))
+    assert [fast(t) for t in texts] == [len(slow.encode(t, add_special_tokens=False)) for t in texts]
