@@ -524,12 +524,12 @@ class AssistantApp(App[None]):
         code = self.query_one(CodeView)
         if code.path != suggestion.path:
             return
+        self.query_one(ContextInspector).show_completion(suggestion)  # what it saw, even when it adds nothing
         if not suggestion.text.strip():
             self.notify("the model had nothing to add here", title="No completion", timeout=3)
             return
         code.show_suggestion(suggestion)
         code.focus()
-        self.query_one(ContextInspector).show_completion(suggestion)
         if suggestion.breaks_syntax:
             self.notify("with this completion the file no longer parses", severity="warning", timeout=4)
 

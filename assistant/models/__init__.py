@@ -68,7 +68,15 @@ def load_backend(settings: ModelSettings, *, progress: Callable[[str], None] | N
 
 
 @functools.lru_cache(maxsize=8)
-def _tokenizer_for(name: str, local_only: bool = False) -> Callable[[str], int]:
+def _tokenizer_for(name: str, local_only: bool = False) -> object | None:
+    """The transformers tokenizer of model ``name`` (for family detection, which reads its special tokens)."""
+    from assistant.models.resolve import load_tokenizer, resolve_source
+
+    return load_tokenizer(resolve_source(name), local_only=local_only)
+
+
+@functools.lru_cache(maxsize=8)
+def _counter_for(name: str, local_only: bool = False) -> Callable[[str], int]:
     """A token counter for model ``name``: its ``tokenizer.json`` read directly when it is on disk.
 
     Counting tokens is all budgeting needs, and the ``tokenizers`` library reads the same
@@ -76,16 +84,15 @@ def _tokenizer_for(name: str, local_only: bool = False) -> Callable[[str], int]:
     transformers and torch (seconds at every CLI start).  Anything else (a slow tokenizer,
     a model not downloaded yet) goes through transformers.
     """
-    from assistant.models.resolve import load_tokenizer, resolve_source
+    from assistant.models.resolve import resolve_source
 
-    source = resolve_source(name)
-    path = _tokenizer_file(source)
+    path = _tokenizer_file(resolve_source(name))
     if path is not None:
         from tokenizers import Tokenizer
 
         fast = Tokenizer.from_file(str(path))
         return lambda text: len(fast.encode(text, add_special_tokens=False).ids)
-    tokenizer: Any = load_tokenizer(source, local_only=local_only)
+    tokenizer: Any = _tokenizer_for(name, local_only)
     return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
 
 
@@ -123,7 +130,7 @@ def token_counter(settings: ModelSettings) -> Callable[[str], int]:
 
     remote = settings.backend.strip().lower() == "openai"
     try:
-        return _tokenizer_for(settings.name.strip(), remote)
+        return _counter_for(settings.name.strip(), remote)
     except ModelUnavailableError:
         if settings.backend.strip().lower() != "openai":
             raise

@@ -416,3 +416,26 @@ async def test_context_inspector_shows_reasons_and_what_a_completion_saw(repo: P
         assert table.row_count == len(seen_by_completion.items) + len(seen_by_completion.dropped)
         opened = {path for path, _start, _end in app.query_one(ContextInspector)._rows}
         assert "shopcore/pricing/money.py" in opened  # the completion's file, not the explained one
+
+
+async def test_an_empty_completion_still_shows_what_the_completion_saw(repo: Path) -> None:
+    """The model may add nothing; the inspector must not keep showing the previous request's context."""
+    def nothing_to_complete(messages: list[object]) -> str:
+        return "" if len(messages) == 1 else reply(messages)  # type: ignore[arg-type]
+
+    seen: list[object] = []
+    app = make_app(repo, tui_settings(), backend=ScriptedBackend(nothing_to_complete), preload_model=False,
+                   cursor_blink=False)
+    async with app.run_test(size=(160, 40), message_hook=seen.append) as pilot:
+        await settle(pilot)
+        app._open("shopcore/pricing/tax.py", 20)
+        await pilot.press("f6")
+        await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the explanation")
+        app._open("shopcore/pricing/money.py", 1)
+        code = app.query_one(CodeView)
+        code.focus()
+        code.move_cursor((code.document.line_count - 1, 0))
+        await pilot.press("f7")
+        await settle(pilot, lambda: any(isinstance(s, m.CompletionReady) for s in seen), "the completion")
+        assert next(s for s in seen if isinstance(s, m.CompletionReady)).suggestion.text.strip() == ""
+        assert str(app.query_one("#context-summary").render()).startswith("completion · ")
