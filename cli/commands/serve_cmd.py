@@ -50,27 +50,45 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
-        _stop(server)
+        code = _stop(server)
+        server.server_close()
+        _leave(code)
     finally:
         server.server_close()
     return 0
 
 
-def _stop(server: ModelServer) -> None:
-    """Ctrl-C: cancel the running generations and wait for them, so the process exits cleanly.
+def _stop(server: ModelServer) -> int:
+    """Ctrl-C: cancel the running generations and wait for their requests to end; the exit code.
 
-    Exiting with a generation thread alive aborts the interpreter (exit 134).  A second
-    Ctrl-C while waiting leaves at once with ``os._exit`` (no thread teardown, so no abort).
+    A second Ctrl-C while waiting leaves at once (130).
     """
     print("stopping: cancelling running generations…", file=sys.stderr, flush=True)
     try:
         finished = server.stop_generations()
     except KeyboardInterrupt:
-        os._exit(130)
+        return 130
     if not finished:
         print("some generations did not stop in time; leaving anyway", file=sys.stderr, flush=True)
-        os._exit(130)
-    print("stopped", file=sys.stderr)
+        return 130
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _leave(code: int) -> None:
+    """Exit without interpreter teardown once every request has ended.
+
+    A cancelled generation's thread may still be inside one forward pass of the model
+    (seconds on a loaded CPU); tearing the interpreter down around it aborts the process
+    (exit 134) or waits for it.  The server keeps no state to save, so the log is flushed
+    and the process leaves at once.
+    """
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 COMMAND = Command(
