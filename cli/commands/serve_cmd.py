@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING
 
 from base.errors import UsageError
@@ -58,14 +59,22 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+STOP_DEADLINE_S = 20.0  # Ctrl-C always ends the process within this many seconds
+
+
 def _stop(server: ModelServer) -> int:
     """Ctrl-C: cancel the running generations and wait for their requests to end; the exit code.
 
     A second Ctrl-C while waiting leaves at once (130).
     """
+    # Whatever blocks from here on (a stuck write to a full stderr pipe, a log lock held by a
+    # thread that will never run again), Ctrl-C ends the process within STOP_DEADLINE_S.
+    watchdog = threading.Timer(STOP_DEADLINE_S, os._exit, args=(130,))
+    watchdog.daemon = True
+    watchdog.start()
     print("stopping: cancelling running generations…", file=sys.stderr, flush=True)
     try:
-        finished = server.stop_generations()
+        finished = server.stop_generations(timeout=STOP_DEADLINE_S - 5)
     except KeyboardInterrupt:
         return 130
     if not finished:

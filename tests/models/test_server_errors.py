@@ -110,8 +110,9 @@ def test_ctrl_c_while_generating_stops_cleanly(served: tuple[subprocess.Popen[st
         proc.send_signal(signal.SIGINT)
         rest = list(lines)
     assert "data: [DONE]" in rest  # the stream was ended, not cut
-    assert proc.wait(60) in (0, 130)
+    code = proc.wait(60)
+    assert code in (0, 130)  # 0 once every request ended; 130 when the stop deadline cut it short
     stderr = proc.stderr.read() if proc.stderr else ""
     assert "terminate called" not in stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr and "Exception occurred" not in stderr
-    assert "stopped" in stderr
+    assert "stopped" in stderr or code == 130
