@@ -31,7 +31,7 @@ from assistant.patch.candidate import Candidate
 from assistant.patch.changes import FileChange
 from assistant.patch.safety import UnsafePath, resolve_in_repo
 from base.errors import PatchError
-from base.paths import repo_data_dir
+from base.paths import ensure_data_dir, repo_data_dir
 
 MANIFEST = "manifest.json"
 APPLYING, APPLIED, UNDONE = "applying", "applied", "undone"
@@ -240,7 +240,7 @@ def apply_changes(repo: Path, changes: Sequence[FileChange], *, force: bool = Fa
     backup = Backup(id=_new_id(), created=_now(), title=title, status=APPLYING)
     directory = backups_dir(repo) / backup.id
     (directory / "files").mkdir(parents=True, exist_ok=False)
-    _ignore_state_dir(repo)
+    ensure_data_dir(repo)  # its `*` .gitignore keeps backups out of `git status`
     created_dirs: list[Path] = []
     try:
         for change in changes:
@@ -304,14 +304,6 @@ def apply_candidate(repo: Path, candidate: Candidate, *, force: bool = False, ti
     """The one apply gate for every front end: :func:`check_candidate`, then backup and atomic swap."""
     check_candidate(repo, candidate, force=force)
     return apply_changes(repo, candidate.changes, force=force, title=title)
-
-
-def _ignore_state_dir(repo: Path) -> None:
-    """Keep the assistant's state out of ``git status`` (a ``*`` .gitignore inside it, if none yet)."""
-    marker = repo_data_dir(repo) / ".gitignore"
-    if not marker.exists():
-        with contextlib.suppress(OSError):
-            marker.write_text("# repo-assistant state (index, logs, patch backups)\n*\n", encoding="utf-8")
 
 
 def _remove_tree(directory: Path) -> None:
