@@ -65,7 +65,6 @@ def refresh_stale(repo: Path, settings: IndexSettings, *, limit: int = REFRESH_L
     refreshed files come with the next full ``index`` run; until then hybrid search still
     finds the new text through BM25.
     """
-    from indexer.pipeline import index_repository
     from indexer.reader import IndexReader
 
     try:
@@ -75,6 +74,8 @@ def refresh_stale(repo: Path, settings: IndexSettings, *, limit: int = REFRESH_L
         return RefreshReport()
     if not stale:
         return RefreshReport()
+    from indexer.pipeline import index_repository  # numpy and the chunkers: only when there is work
+
     if len(stale) > limit:
         return RefreshReport(len(stale), 0, f"{len(stale)} files changed since indexing; "
                                             "run `repo-assistant index` to refresh them")

@@ -11,15 +11,26 @@ and never twice into the same real directory (no loops).
 
 Decisions that need the file's bytes (binary sniffing, decoding) are taken later by
 the pipeline, only for new or changed files, so an unchanged re-index only stats.
+
+A kernel-sized tree has tens of thousands of files, so the per-file work is kept in C:
+each ignore file's patterns are also compiled into one combined regex that only says
+"no pattern can match" (the common case, verdict unchanged), and pathspec's own
+last-match-wins evaluation runs only on a hit; names are checked as strings, and no
+``Path`` is built per file.  The walk also reports the shape it saw (directory mtimes,
+ignore files, too-large files) so :mod:`indexer.walkstate` can later tell, from stats
+alone, that a new walk would find the same files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from base.config import IndexSettings
 from base.paths import DATA_DIR_NAME, PROJECT_IGNORE_NAME
@@ -48,33 +59,122 @@ BINARY_SUFFIXES = frozenset({
 })
 
 
+ROOT_IGNORE_FILES = (".git/info/exclude", ".gitignore", PROJECT_IGNORE_NAME)
+ABSENT = (-1, -1)  # the (size, mtime_ns) recorded for an ignore file that does not exist
+
+
 def is_binary_name(name: str) -> bool:
-    """A file whose name says it is binary (``libx.so.1`` too): no need to read it to know."""
-    suffixes = [s.lower() for s in Path(name).suffixes]
-    return bool(suffixes) and (suffixes[-1] in BINARY_SUFFIXES or ".so" in suffixes[:-1])
+    """A file whose name says it is binary (``libx.so.1`` too): no need to read it to know.
+
+    The suffixes are those ``pathlib`` gives (leading dots are not suffixes, a name ending
+    in a dot has none), split as strings: this runs for every file of the tree.
+    """
+    if name.endswith("."):
+        return False
+    parts = name.lstrip(".").lower().split(".")
+    return len(parts) > 1 and ("." + parts[-1] in BINARY_SUFFIXES or "so" in parts[1:-1])
 
 
 @dataclass
 class Candidate:
-    """A file that passed the walk: relative path, absolute path, size and mtime."""
+    """A file that passed the walk: relative path, absolute path (a string), size and mtime."""
 
     path: str
-    abspath: Path
+    location: str  # absolute; a Path per file would cost more than the rest of the walk
     size: int
     mtime_ns: int
+
+    @property
+    def abspath(self) -> Path:
+        return Path(self.location)
 
 
 @dataclass
 class Discovery:
+    """The files worth indexing, the skipped ones, and the shape of the tree the walk saw.
+
+    ``dirs`` maps every walked directory (and every pruned virtualenv, whose
+    ``pyvenv.cfg`` decided it) to its mtime, ``""`` being the root: adding, removing or
+    renaming an entry changes it.  ``watched`` holds ``(size, mtime_ns)`` of the ignore
+    files and of the files skipped as too large, whose edits in place change what a walk
+    finds without touching a directory (:data:`ABSENT` for a root ignore file that does
+    not exist).  ``volatile`` says the walk met broken links or unreadable entries, whose
+    state no stat of theirs can vouch for.
+    """
+
     files: list[Candidate] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    dirs: dict[str, int] = field(default_factory=dict)
+    watched: dict[str, tuple[int, int]] = field(default_factory=dict)
+    volatile: bool = False
+    started_ns: int = 0  # wall clock before the first stat: mtimes at or after it may be racy
 
 
-def _spec(lines: Sequence[str]) -> object | None:
+class _Spec:
+    """One ignore file's patterns: pathspec's git verdict, asked only when a pattern could match.
+
+    ``prefilter`` accepts a superset of the paths any (non-comment) pattern matches, so a
+    miss means pathspec would return no verdict either; on a hit the exact evaluation
+    (last match wins, ``!`` re-includes, directory-only patterns) is pathspec's own.
+    """
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.prefilter = _prefilter(spec)
+
+    def verdict(self, path: str) -> bool | None:
+        if self.prefilter is not None and self.prefilter.search(path) is None:
+            return None
+        include = self.spec.check_file(path).include
+        return None if include is None else bool(include)
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
+_ANYWHERE = "^(?:.+/)?"  # how pathspec starts a pattern without a slash (it matches at any depth)
+
+
+def _prefilter(spec: Any) -> re.Pattern[str] | None:
+    """One regex matching whenever one of ``spec``'s patterns does (``None``: always ask pathspec).
+
+    Named groups (pathspec marks directory matches with one) become plain groups so the
+    patterns can be alternatives of one regex.  Patterns are grouped by how they start, so
+    the engine tests each start once per position rather than once per pattern: those
+    anchored at the root (``^...``) go under one ``^``, and those that match at any depth
+    (``^(?:.+/)?NAME``) under one ``(?:^|/)``, which matches the same paths and more (a
+    leading ``/`` too) without backtracking over ``.+/``.
+    """
+    anywhere: list[str] = []
+    anchored: list[str] = []
+    others: list[str] = []
+    for pattern in spec.patterns:
+        regex = pattern.regex
+        if pattern.include is None or regex is None:
+            continue
+        if not isinstance(regex.pattern, str) or regex.flags != re.UNICODE:
+            return None
+        source = _NAMED_GROUP.sub("(?:", regex.pattern)
+        if source.startswith(_ANYWHERE):
+            anywhere.append(source[len(_ANYWHERE):])
+        elif source.startswith("^"):
+            anchored.append(source[1:])
+        else:
+            others.append(source)  # ``*`` is ``.``, ``*/`` a bare directory mark
+    parts = [f"(?:{p})" for p in others]
+    if anywhere:
+        parts.append("(?:^|/)(?:" + "|".join(f"(?:{p})" for p in anywhere) + ")")
+    if anchored:
+        parts.append("^(?:" + "|".join(f"(?:{p})" for p in anchored) + ")")
+    try:
+        return re.compile("|".join(parts) if parts else "(?!)")
+    except re.error:
+        return None
+
+
+def _spec(lines: Sequence[str]) -> _Spec | None:
     import pathspec
 
     cleaned = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return pathspec.GitIgnoreSpec.from_lines(cleaned) if cleaned else None
+    return _Spec(pathspec.GitIgnoreSpec.from_lines(cleaned)) if cleaned else None
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -87,11 +187,15 @@ def _read_lines(path: Path) -> list[str]:
 class _Rules:
     """The ignore specs that apply in one directory, outermost first: ``(base dir, spec)``."""
 
-    def __init__(self, levels: list[tuple[str, object]]) -> None:
+    def __init__(self, levels: list[tuple[str, _Spec]]) -> None:
         self.levels = levels
 
     def child(self, rel_dir: str, abs_dir: Path) -> _Rules:
         lines = _read_lines(abs_dir / ".gitignore") if (abs_dir / ".gitignore").is_file() else []
+        return self.with_lines(rel_dir, lines)
+
+    def with_lines(self, rel_dir: str, lines: Sequence[str]) -> _Rules:
+        """These rules plus a ``.gitignore`` of ``rel_dir`` holding ``lines``."""
         spec = _spec(lines) if lines else None
         return _Rules([*self.levels, (rel_dir, spec)]) if spec is not None else self
 
@@ -101,9 +205,9 @@ class _Rules:
             sub = rel_path[len(base) + 1:] if base else rel_path
             if is_dir:
                 sub += "/"
-            result = spec.check_file(sub)  # type: ignore[attr-defined]
-            if result.include is not None:
-                verdict = bool(result.include)
+            result = spec.verdict(sub)
+            if result is not None:
+                verdict = result
         return verdict
 
 
@@ -117,68 +221,97 @@ def root_rules(repo: Path, settings: IndexSettings) -> _Rules:
     return _Rules([("", spec)] if spec is not None else [])
 
 
+def _signature(path: str) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a file (links followed), :data:`ABSENT` when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ABSENT
+    return st.st_size, st.st_mtime_ns
+
+
 def discover(repo: Path, settings: IndexSettings) -> Discovery:
     """Walk ``repo`` (see the module docstring); results are sorted by path."""
     repo = repo.resolve()
-    found = Discovery()
+    found = Discovery(started_ns=time.time_ns())
+    for name in ROOT_IGNORE_FILES:
+        found.watched[name] = _signature(os.path.join(repo, name))
     visited: set[tuple[int, int]] = set()
     root_stat = repo.stat()
     visited.add((root_stat.st_dev, root_stat.st_ino))
-    stack: list[tuple[str, Path, _Rules]] = [("", repo, root_rules(repo, settings))]
-    repo_prefix = str(repo) + os.sep
+    found.dirs[""] = root_stat.st_mtime_ns
+    # (relative dir, absolute dir, the rules of its parent): its own .gitignore is read when it is listed
+    stack: list[tuple[str, str, _Rules]] = [("", str(repo), root_rules(repo, settings))]
+    repo_str = str(repo)
+    repo_prefix = repo_str + os.sep
+    skip = found.skipped.append
+    keep = found.files.append
+    check_secrets = not settings.index_secrets
+    max_bytes = settings.max_file_bytes
     while stack:
         rel_dir, abs_dir, rules = stack.pop()
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
         except OSError as exc:
-            found.skipped.append(SkippedFile(rel_dir + "/", f"unreadable ({exc.strerror})"))
+            skip(SkippedFile(rel_dir + "/", f"unreadable ({exc.strerror})"))
+            found.volatile = True
             continue
-        subdirs: list[tuple[str, Path, _Rules]] = []
+        if rel_dir and any(entry.name == ".gitignore" for entry in entries):
+            ignore_file = os.path.join(abs_dir, ".gitignore")
+            if os.path.isfile(ignore_file):
+                found.watched[f"{rel_dir}/.gitignore"] = _signature(ignore_file)
+                rules = rules.with_lines(rel_dir, _read_lines(Path(ignore_file)))
+        subdirs: list[tuple[str, str, _Rules]] = []
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
             try:
                 is_link = entry.is_symlink()
                 st = os.stat(entry.path) if is_link else entry.stat(follow_symlinks=False)
             except OSError:
-                found.skipped.append(SkippedFile(rel, "broken symlink" if entry.is_symlink() else "unreadable"))
+                skip(SkippedFile(rel, "broken symlink" if entry.is_symlink() else "unreadable"))
+                found.volatile = True
                 continue
             if is_link:
                 target = os.path.realpath(entry.path)
-                if not (target + os.sep).startswith(repo_prefix) and target != str(repo):
-                    found.skipped.append(SkippedFile(rel, "symlink outside repo"))
+                if not (target + os.sep).startswith(repo_prefix) and target != repo_str:
+                    skip(SkippedFile(rel, "symlink outside repo"))
                     continue
             if stat.S_ISDIR(st.st_mode):
-                if entry.name in ALWAYS_SKIPPED_DIRS:
+                if name in ALWAYS_SKIPPED_DIRS:
                     continue
                 if rules.ignored(rel, is_dir=True):
-                    found.skipped.append(SkippedFile(rel + "/", "ignored"))
+                    skip(SkippedFile(rel + "/", "ignored"))
                     continue
-                if (Path(entry.path) / "pyvenv.cfg").is_file():
-                    found.skipped.append(SkippedFile(rel + "/", "ignored"))
+                if os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+                    skip(SkippedFile(rel + "/", "ignored"))
+                    found.dirs[rel] = st.st_mtime_ns  # removing pyvenv.cfg would make it a walked directory
                     continue
                 key = (st.st_dev, st.st_ino)
                 if key in visited:
-                    found.skipped.append(SkippedFile(rel + "/", "symlink loop"))
+                    skip(SkippedFile(rel + "/", "symlink loop"))
                     continue
                 visited.add(key)
-                subdirs.append((rel, Path(entry.path), rules.child(rel, Path(entry.path))))
+                found.dirs[rel] = st.st_mtime_ns
+                subdirs.append((rel, entry.path, rules))
                 continue
             if not stat.S_ISREG(st.st_mode):
-                found.skipped.append(SkippedFile(rel, "not a regular file"))
+                skip(SkippedFile(rel, "not a regular file"))
                 continue
             if rules.ignored(rel, is_dir=False):
-                found.skipped.append(SkippedFile(rel, "ignored"))
+                skip(SkippedFile(rel, "ignored"))
                 continue
-            if is_binary_name(entry.name):
-                found.skipped.append(SkippedFile(rel, "binary"))
+            if is_binary_name(name):
+                skip(SkippedFile(rel, "binary"))
                 continue
-            if not settings.index_secrets and is_secret_file(entry.name):
-                found.skipped.append(SkippedFile(rel, "secret"))
+            if check_secrets and is_secret_file(name):
+                skip(SkippedFile(rel, "secret"))
                 continue
-            if st.st_size > settings.max_file_bytes:
-                found.skipped.append(SkippedFile(rel, "too large"))
+            if st.st_size > max_bytes:
+                skip(SkippedFile(rel, "too large"))
+                found.watched[rel] = (st.st_size, st.st_mtime_ns)
                 continue
-            found.files.append(Candidate(rel, Path(entry.path), st.st_size, st.st_mtime_ns))
+            keep(Candidate(rel, entry.path, st.st_size, st.st_mtime_ns))
         stack.extend(reversed(subdirs))
     found.files.sort(key=lambda c: c.path)
     return found

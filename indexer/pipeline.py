@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from base.config import IndexSettings
-from indexer import store
+from indexer import store, walkstate
 from indexer.bm25 import Bm25Writer
 from indexer.chunker import CHUNKER_VERSION, chunk_file
 from indexer.discover import Candidate, discover
@@ -305,12 +305,12 @@ class _Run:
     def _index_files(self, conn: sqlite3.Connection) -> None:
         t = time.perf_counter()
         emit(self.progress, "discovering", message=f"walking {self.repo}")
-        found = discover(self.repo, self.settings)
+        manifest = {row[0]: row[1:] for row in conn.execute(
+            "SELECT path, size, mtime_ns, hash, status, chunk_ids FROM files")}
+        found = walkstate.replay(conn, self.repo, self.settings, manifest) or discover(self.repo, self.settings)
         self.stats.files_seen = len(found.files)
         emit(self.progress, "discovering", len(found.files), len(found.files),
              f"{len(found.files)} files, {len(found.skipped)} skipped")
-        manifest = {row[0]: row[1:] for row in conn.execute(
-            "SELECT path, size, mtime_ns, hash, status, chunk_ids FROM files")}
         force_all = store.get_meta(conn, "fingerprint") != self._fingerprint()
         stale: list[Candidate] = []
         unchanged = 0
@@ -322,6 +322,9 @@ class _Run:
                 stale.append(cand)
         present = {c.path for c in found.files}
         deleted = [p for p in manifest if p not in present]
+        if stale or deleted or force_all:  # the recorded walk no longer vouches for the manifest
+            with store.transaction(conn):
+                walkstate.forget(conn)
         t = self._phase("discovering", t)
 
         skipped: list[SkippedFile] = list(found.skipped)
@@ -378,6 +381,7 @@ class _Run:
                 conn.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?, ?)",
                                  [(s.path, s.reason) for s in skipped])
                 store.set_meta(conn, "fingerprint", self._fingerprint())
+                walkstate.record(conn, found, self.settings)
             if Bm25Writer(conn, self.vocab).maybe_merge():
                 store.bump_generation(conn)
         for s in skipped:

@@ -11,6 +11,7 @@ a chunk fetched by id is either exactly what was indexed or gone.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -258,19 +259,51 @@ class IndexReader:
 
         Size and mtime decide for most files; only when they differ is the content hashed
         and compared with the manifest's, so a ``git checkout`` or a patch + undo that
-        restores the same bytes (with a new mtime) does not count as a change.
+        restores the same bytes (with a new mtime) does not count as a change.  While the
+        recorded walk holds (:func:`indexer.walkstate.replay`) a stat of each indexed file
+        replaces the walk; a walk that finds nothing stale is recorded for the next check
+        (the one write a reader makes, given up rather than waited for).
         """
+        from indexer import walkstate
         from indexer.discover import discover
 
         with self._lock:
-            known = {path: (size, mtime, digest) for path, size, mtime, digest in
-                     self._conn.execute("SELECT path, size, mtime_ns, hash FROM files")}
-        found = discover(self.repo, self.settings)
+            self._conn.execute("BEGIN")  # the manifest, its generation and the record: one snapshot
+            try:
+                generation = int(store.get_meta(self._conn, "generation") or 0)
+                rows = self._conn.execute("SELECT path, size, mtime_ns FROM files").fetchall()
+                shape_holds = walkstate.holds(self._conn, self.repo, self.settings)
+            finally:
+                self._conn.execute("COMMIT")
+        prefix = str(self.repo) + os.sep
         stale = []
+        if shape_holds:  # the indexed files are all a walk would find: one stat each tells edits
+            for path, size, mtime in rows:
+                try:
+                    st = os.stat(prefix + path)
+                except OSError:
+                    stale.append(path)  # deleted
+                    continue
+                if (st.st_mtime_ns != mtime or st.st_size != size) and \
+                        self._content_changed(path, prefix + path, st.st_size, (size, mtime)):
+                    stale.append(path)
+            return sorted(stale)
+        indexed = {path: (size, mtime) for path, size, mtime in rows}
+        found = discover(self.repo, self.settings)
         for f in found.files:
-            row = known.pop(f.path, None)
-            if row is None or ((row[0], row[1]) != (f.size, f.mtime_ns)
-                               and (row[0] != f.size or store.file_hash(f.abspath) != row[2])):
+            before = indexed.pop(f.path, None)
+            if before != (f.size, f.mtime_ns) and self._content_changed(f.path, f.location, f.size, before):
                 stale.append(f.path)
-        stale.extend(known)  # deleted (or now ignored)
+        stale.extend(indexed)  # deleted (or now ignored)
+        if not stale:
+            with self._lock:
+                walkstate.remember(self._conn, found, self.settings, generation)
         return sorted(stale)
+
+    def _content_changed(self, path: str, location: str, size: int, indexed: tuple[int, int] | None) -> bool:
+        """Whether a file whose stat differs from the manifest's ``indexed`` (size, mtime) holds other bytes."""
+        if indexed is None or indexed[0] != size:
+            return True
+        with self._lock:
+            row = self._conn.execute("SELECT hash FROM files WHERE path = ?", (path,)).fetchone()
+        return row is None or store.file_hash(Path(location)) != row[0]

@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS bm25_stats (id INTEGER PRIMARY KEY, n_live INTEGER NO
 CREATE TABLE IF NOT EXISTS bm25_df (id INTEGER PRIMARY KEY, df BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS vec_cache (key TEXT PRIMARY KEY, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS vec_points (chunk_id TEXT PRIMARY KEY, cache_key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS walk_state (kind TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, PRIMARY KEY (kind, path)) WITHOUT ROWID;
 """
 
 CHUNK_COLUMNS = ("id, path, language, kind, symbol, start_line, end_line, start_byte, end_byte, "
