@@ -38,7 +38,8 @@ def _indexed_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
     files = {"pkg/a.py": "def a():\n    return 1\n", "pkg/b.py": "def b():\n    return 2\n",
              "docs/guide.md": "# Guide\n\nSome text.\n", "big.py": "x = 1\n" * 400, ".gitignore": "*.log\n",
-             "env/pyvenv.cfg": "home = /usr\n", "env/lib/site.py": "import os\n", "app.log": "log\n"}
+             "env/pyvenv.cfg": "home = /usr\n", "env/lib/site.py": "import os\n", "app.log": "log\n",
+             ".git/info/exclude": "# git's own ignore file, outside the walk\n"}
     for rel, text in files.items():
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         (repo / rel).write_text(text)
@@ -108,6 +109,11 @@ def _ignore_rule(repo: Path) -> None:  # an ignore file edited in place: no dire
         handle.write("docs/\n")
 
 
+def _info_exclude(repo: Path) -> None:
+    with open(repo / ".git" / "info" / "exclude", "a") as handle:
+        handle.write("pkg/b.py\n")
+
+
 def _nested_ignore(repo: Path) -> None:
     (repo / "pkg" / ".gitignore").write_text("a.py\n")
 
@@ -134,6 +140,7 @@ def _new_subdir(repo: Path) -> None:
     (_delete, ["pkg/b.py"]),
     (_rename, ["pkg/b.py", "pkg/renamed.py"]),
     (_ignore_rule, [".gitignore", "docs/guide.md"]),
+    (_info_exclude, ["pkg/b.py"]),
     (_nested_ignore, ["pkg/.gitignore", "pkg/a.py"]),
     (_unignore, [".gitignore", "app.log"]),
     (_shrink_too_large, ["big.py"]),
