@@ -141,7 +141,9 @@ def _prefilter(spec: Any) -> re.Pattern[str] | None:
     the engine tests each start once per position rather than once per pattern: those
     anchored at the root (``^...``) go under one ``^``, and those that match at any depth
     (``^(?:.+/)?NAME``) under one ``(?:^|/)``, which matches the same paths and more (a
-    leading ``/`` too) without backtracking over ``.+/``.
+    leading ``/`` too) without backtracking over ``.+/``.  This relies on pathspec's git
+    translation having no top-level ``|`` (true of every pattern it produces);
+    ``tests/indexer/test_discover_fastpath.py`` checks the verdicts against pathspec's own.
     """
     anywhere: list[str] = []
     anchored: list[str] = []
