@@ -37,7 +37,7 @@ from indexer.types import FileSymbols, SymbolDef
 from retrieval import render
 from retrieval.definitions import DefinitionCandidate, definitions_at, names_near
 from retrieval.query import analyze_query
-from retrieval.repo_map import build_repo_map
+from retrieval.repo_map import build_repo_map, index_digest
 from retrieval.rules import RULES_REASON, project_rules
 from retrieval.search import Reader, search, symbol_index
 from retrieval.spans import Span, merge_spans, subtract_spans
@@ -459,8 +459,9 @@ def build_context(
     header_cost = count_tokens(render.REPO_MAP_HEADER + "\n" + render.BLOCK_SEPARATOR)
     if map_room - header_cost >= MIN_REPO_MAP_TOKENS and symbols:
         focus_files = [target.path, *[p.path for p in packer.accepted if p.path]]
-        map_text = build_repo_map(symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
-                                  cache_key=str(files.repo))
+        # The reader's symbols() as a callable: with a saved graph for this content the map needs no symbols.
+        map_text = build_repo_map(reader.symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
+                                  cache_key=str(files.repo), content_digest=index_digest(reader))
         text = render.repo_map_block(map_text)
         if text:
             cost = packer._cost(text)
