@@ -245,25 +245,42 @@ class MapGraph:
     # -- ranking -----------------------------------------------------------------------
 
     def _base(self) -> dict[str, Any]:
-        """What every ranking shares, computed once: the sparse products and the unfocused out-weights."""
+        """What every ranking shares, computed once: the referrer runs per name and the unfocused out-weights."""
         if self._shared is None:
             import numpy as np
-            from scipy.sparse import csr_matrix
 
             ref_name, ref_file, pair_name = self.a["ref_name"], self.a["ref_file"], self.a["pair_name"]
             name_mul = self.a["name_mul"]
             pairs, unref = self._ref_pairs, self._unref_pairs
+            # The (referrer, name) pairs are ordered by name: each referenced name owns one run of them.
+            referenced_ids, run_starts = np.unique(ref_name, return_index=True)
+            run_ends = np.append(run_starts[1:], len(ref_name)).astype(np.int64)
             self._shared = {
-                # names x files: who references each name; files x names: who defines each referenced name
-                "users": csr_matrix((np.ones(len(ref_name)), (ref_name, ref_file)), shape=(self.m, self.n)),
-                "defs": csr_matrix((np.ones(len(pairs)), (self._pair_file[pairs], pair_name[pairs])),
-                                   shape=(self.n, self.m)),
+                "referenced_ids": referenced_ids,
+                "run_starts": run_starts,
+                "ref_pair_file": self._pair_file[pairs],
+                "ref_pair_name": pair_name[pairs],
                 # out-weight of a file through its references, and of its self-loops (unreferenced names)
                 "ref_out": np.bincount(ref_file, weights=(name_mul * self.definers)[ref_name], minlength=self.n),
                 "self_w": np.bincount(self._pair_file[unref], weights=name_mul[pair_name[unref]], minlength=self.n),
                 "path_index": {p: i for i, p in enumerate(self.paths)},
             }
+            # name -> [start, end) of its referrers in ref_file (empty for an unreferenced name)
+            self._shared["name_start"] = np.zeros(self.m, dtype=np.int64)
+            self._shared["name_start"][referenced_ids] = run_starts
+            self._shared["name_end"] = np.zeros(self.m, dtype=np.int64)
+            self._shared["name_end"][referenced_ids] = run_ends
         return self._shared
+
+    def _per_name(self, y: Any) -> Any:
+        """For every name, the sum of ``y`` over the files referencing it (zero for unreferenced names)."""
+        import numpy as np
+
+        base = self._base()
+        sums = np.zeros(self.m)
+        if len(base["run_starts"]):
+            sums[base["referenced_ids"]] = np.add.reduceat(y[self.a["ref_file"]], base["run_starts"])
+        return sums
 
     def file_id(self, path: str) -> int | None:
         return self._base()["path_index"].get(path)
@@ -284,7 +301,7 @@ class MapGraph:
         if n == 0:
             return Ranking(np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), True)
         base = self._base()
-        users, defs = base["users"], base["defs"]
+        ref_pair_file, ref_pair_name = base["ref_pair_file"], base["ref_pair_name"]
         pair_name = self.a["pair_name"]
         name_mul = self.a["name_mul"]
         file_mul = np.ones(n)
@@ -304,7 +321,8 @@ class MapGraph:
             definers = self.definer_files(name_i)
             personal[definers] = 1.0  # unlike Aider: the files defining it too
             if self.a["referenced"][name_i]:
-                ref_out[users.indices[users.indptr[name_i]:users.indptr[name_i + 1]]] += extra * len(definers)
+                users = self.a["ref_file"][base["name_start"][name_i]:base["name_end"][name_i]]
+                ref_out[users] += extra * len(definers)
             else:
                 self_w[definers] += extra
         p = personal if personal.any() else np.ones(n)
@@ -316,13 +334,14 @@ class MapGraph:
         for _ in range(max_iter):
             last = x
             y = x * scale
-            spread = defs @ (name_w * (users @ y)) + self_w * y
+            weighted = (name_w * self._per_name(y))[ref_pair_name]
+            spread = np.bincount(ref_pair_file, weights=weighted, minlength=n) + self_w * y
             x = DAMPING * (spread + x[dangling].sum() * p) + (1 - DAMPING) * p
             if np.abs(x - last).sum() < n * tol:
                 break
         rank = x / x.sum()
         y = rank * scale
-        totals = (name_w * (users @ y))[pair_name]
+        totals = (name_w * self._per_name(y))[pair_name]
         unref = self._unref_pairs
         totals[unref] = name_w[pair_name[unref]] * y[self._pair_file[unref]]
         return Ranking(rank, totals[self._shown_pairs])

@@ -31,7 +31,7 @@ def refreshed_query_session(ctx: CliContext) -> tuple[Any, Any]:
 
     report = refresh_before_query(ctx)
     session = Session(ctx.repo, ctx.settings, persist=False)
-    if not session.reader().files():
+    if not session.reader().file_count():  # a count, not 24K paths fetched to test for none
         session.close_reader()
         raise IndexMissingError(f"the index for {ctx.repo} has no files",
                                 hint="add files, check index.exclude, then run `repo-assistant index`")
