@@ -263,7 +263,7 @@ class Session:
         except IndexMissingError as exc:
             return IndexState("missing", detail=exc.one_line())
         stale = list(reader.stale_files())
-        files = len(reader.files())
+        files = reader.file_count()
         if stale:
             return IndexState("stale", stale=len(stale), files=files)
         return IndexState("fresh", files=files)

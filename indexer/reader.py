@@ -11,6 +11,7 @@ a chunk fetched by id is either exactly what was indexed or gone.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import threading
@@ -40,6 +41,7 @@ class IndexReader:
         self._bm25: Bm25Searcher | None = None
         self._chunks: list[Chunk] | None = None
         self._symbols: dict[str, FileSymbols] | None = None
+        self._digest: str | None = None
         self._vector_store: Any = None
         self._vector_key: str = ""
         self._embedder: Any = None
@@ -104,6 +106,7 @@ class IndexReader:
                 self._bm25 = None
                 self._chunks = None
                 self._symbols = None
+                self._digest = None
 
     def meta(self, key: str) -> Any:
         """A raw state value (``last_run``, ``vector_state``...), for ``status``."""
@@ -156,6 +159,22 @@ class IndexReader:
                 f"SELECT {store.CHUNK_COLUMNS} FROM chunks WHERE path = ? ORDER BY start_line, end_line", (path,))
             return [store.row_chunk(row) for row in rows]
 
+    def content_digest(self) -> str:
+        """A digest of the indexed files and their content hashes (and the format), once per generation.
+
+        Equal digests mean equal derived data (symbols, chunks): caches keyed by it, such as
+        the repo map's, survive re-indexing unchanged content and miss on any edit.
+        """
+        self._refresh()
+        with self._lock:
+            if self._digest is None:
+                h = hashlib.sha256(f"v{store.INDEX_FORMAT_VERSION}\n".encode())
+                for path, digest in self._conn.execute(
+                        "SELECT path, hash FROM files WHERE status = 'indexed' ORDER BY path"):
+                    h.update(f"{path}\0{digest}\n".encode())
+                self._digest = h.hexdigest()
+            return self._digest
+
     def symbols(self) -> dict[str, FileSymbols]:
         """Per indexed file: definitions, referenced identifiers and imports."""
         self._refresh()
@@ -175,6 +194,7 @@ class IndexReader:
             self._bm25 = None
             self._chunks = None
             self._symbols = None
+            self._digest = None
         if self._bm25 is None:
             self._bm25 = Bm25Searcher(self._conn)
         return self._bm25

@@ -24,7 +24,10 @@ exceeded whatever the tokenizer does at block boundaries.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +40,7 @@ from indexer.types import FileSymbols, SymbolDef
 from retrieval import render
 from retrieval.definitions import DefinitionCandidate, definitions_at, names_near
 from retrieval.query import analyze_query
-from retrieval.repo_map import build_repo_map
+from retrieval.repo_map import build_repo_map, index_digest
 from retrieval.rules import RULES_REASON, project_rules
 from retrieval.search import Reader, search, symbol_index
 from retrieval.spans import Span, merge_spans, subtract_spans
@@ -55,6 +58,32 @@ CALIBRATION_LINES = 150  # lines each side of the cursor counted once to calibra
 PRIORITY = {"active-file": 0, "rules": 1, "pinned": 2, "definition": 3, "search-hit": 4, "repo-map": 5}
 
 TokenCounter = Callable[[str], int]
+COUNT_MEMO_SIZE = 2048  # texts whose token count is remembered per counter (blocks of a few KB each)
+COUNT_MEMOS = 8  # counters with a memo (one per model in use; a bound, since a memo keeps its counter alive)
+_MEMOS: OrderedDict[TokenCounter, TokenCounter] = OrderedDict()
+_MEMOS_LOCK = threading.Lock()
+
+
+def remembered_counts(count: TokenCounter) -> TokenCounter:
+    """``count`` with the counts of recent texts remembered, one memo per counter.
+
+    Consecutive questions in a session share most blocks (the window around the cursor,
+    the definitions it uses, the repo map), and a real tokenizer spent about half of a
+    warm question re-counting them.  Counts are a pure function of the text, so nothing
+    is invalidated; the same wrapper is handed out for the same counter, so caches keyed
+    by the counter (the repo map's text cache) keep hitting.
+    """
+    with _MEMOS_LOCK:
+        try:
+            memo = _MEMOS.get(count)
+        except TypeError:  # an unhashable counter object: count afresh
+            return count
+        if memo is None:
+            memo = _MEMOS[count] = functools.lru_cache(maxsize=COUNT_MEMO_SIZE)(count)
+            while len(_MEMOS) > COUNT_MEMOS:
+                _MEMOS.popitem(last=False)
+        _MEMOS.move_to_end(count)
+        return memo
 
 
 class FileLines:
@@ -78,10 +107,7 @@ class FileLines:
         lines: list[str] | None = None
         full = (self.repo / path).resolve()
         if full.is_relative_to(self.repo) and full.is_file():
-            try:
-                lines = redact(full.read_text(encoding="utf-8", errors="replace")).text.splitlines(keepends=True)
-            except OSError:
-                lines = None
+            lines = _disk_lines(full)
         if lines is None:
             chunks = self.reader.chunks_for_file(path)
             if chunks:
@@ -93,6 +119,36 @@ class FileLines:
         if lines is not None:
             self._cache[path] = lines
         return lines
+
+
+DISK_LINES_FILES = 256  # redacted files remembered between contexts (a session's questions reuse most)
+_DISK_LINES: OrderedDict[tuple[str, int, int], list[str]] = OrderedDict()
+_DISK_LINES_LOCK = threading.Lock()
+
+
+def _disk_lines(full: Path) -> list[str] | None:
+    """The redacted lines of a file on disk, remembered by path, size and mtime.
+
+    Reading and redacting the two dozen files of a context took a third of a warm
+    question; a file rewritten in place changes its mtime (or size), which misses here,
+    as it makes the index's freshness check see it.  Callers must not mutate the list.
+    """
+    try:
+        stat = full.stat()
+        key = (str(full), stat.st_mtime_ns, stat.st_size)
+        with _DISK_LINES_LOCK:
+            cached = _DISK_LINES.get(key)
+            if cached is not None:
+                _DISK_LINES.move_to_end(key)
+                return cached
+        lines = redact(full.read_text(encoding="utf-8", errors="replace")).text.splitlines(keepends=True)
+    except OSError:
+        return None
+    with _DISK_LINES_LOCK:
+        _DISK_LINES[key] = lines
+        while len(_DISK_LINES) > DISK_LINES_FILES:
+            _DISK_LINES.popitem(last=False)
+    return lines
 
 
 @dataclass
@@ -394,6 +450,7 @@ def build_context(
     explanations; a completion prompt has no room for instructions).
     """
     budget = max(0, int(budget))
+    count_tokens = remembered_counts(count_tokens)
     files = FileLines(repo, reader, (target.path, active_text) if active_text is not None else None)
     lines = files.get(target.path)
     if lines is None:
@@ -459,8 +516,9 @@ def build_context(
     header_cost = count_tokens(render.REPO_MAP_HEADER + "\n" + render.BLOCK_SEPARATOR)
     if map_room - header_cost >= MIN_REPO_MAP_TOKENS and symbols:
         focus_files = [target.path, *[p.path for p in packer.accepted if p.path]]
-        map_text = build_repo_map(symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
-                                  cache_key=str(files.repo))
+        # The reader's symbols() as a callable: with a saved graph for this content the map needs no symbols.
+        map_text = build_repo_map(reader.symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
+                                  cache_key=str(files.repo), content_digest=index_digest(reader))
         text = render.repo_map_block(map_text)
         if text:
             cost = packer._cost(text)

@@ -31,6 +31,7 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
             monkeypatch.delenv(name, raising=False)
     # Vectors are cached machine-wide by content: per test, so a test never sees another's.
     monkeypatch.setenv("REPO_ASSISTANT_VECTOR_CACHE_DIR", str(home / "vectors"))
+    monkeypatch.setenv("REPO_ASSISTANT_MAP_CACHE_DIR", str(home / "repo-map"))  # likewise the repo map's
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

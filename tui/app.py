@@ -156,8 +156,7 @@ class AssistantApp(App[None]):
                 f"repo-assistant on {self.session.repo.name}: ask about the code, or /help for commands."
             )
         self.query_one(PromptInput).focus()
-        self.list_files()
-        self.check_index(first=True)
+        self.start_up()
         if self.preload_model:
             self.load_model()
         self._watch_files()
@@ -190,9 +189,37 @@ class AssistantApp(App[None]):
             self._fail("files", exc)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="index-state")
-    def check_index(self, first: bool = False) -> None:
+    def start_up(self) -> None:
+        """The first screen's file tree and index state, walking the tree once at a time.
+
+        Listing the files and checking the index state each walk the whole tree (seconds on
+        24K files), and in two threads they also share one GIL, so the first screen waited
+        for both.  The tree is filled from the index first (one query), then the state is
+        checked (one walk), then the files on disk (new, skipped, deleted) replace the
+        index's list when they differ.
+        """
         try:
-            self.post_message(m.IndexStateChanged(self.session.index_state(), first_check=first))
+            indexed = self.session.reader().files()
+        except AssistantError:
+            indexed = []
+        if indexed:
+            self.post_message(m.FilesListed(indexed))
+        try:
+            self.post_message(m.IndexStateChanged(self.session.index_state(), first_check=True))
+        except AssistantError as exc:
+            self._fail("index-state", exc)
+        try:
+            on_disk = self.session.files(refresh=True)
+        except AssistantError as exc:
+            self._fail("files", exc)
+            return
+        if on_disk != indexed:
+            self.post_message(m.FilesListed(on_disk))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="index-state")
+    def check_index(self) -> None:
+        try:
+            self.post_message(m.IndexStateChanged(self.session.index_state()))
         except AssistantError as exc:
             self._fail("index-state", exc)
 

@@ -20,7 +20,7 @@ from typing import Any
 from base.errors import UsageError
 from cli.commands._model_args import add_model_arguments, model_overrides
 from cli.commands._paths import check_line, repo_path
-from cli.commands.search_cmd import query_session
+from cli.commands.search_cmd import refreshed_query_session
 from cli.registry import CliContext, Command
 
 
@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.location and not args.query.strip():
         raise UsageError("give a FILE[:LINE[:COL]], a --query, or both")
     location = parse_location(args.location, ctx.repo) if args.location else None
-    session = query_session(ctx)
+    session, refresh = refreshed_query_session(ctx)
     for pin in args.pin:
         session.add_pin(repo_path(ctx.repo, pin))
     messages: list[Any] = []
@@ -90,7 +90,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         budget = session.budget("chat", requested=args.budget)
         built = session.context(Target(path, line, col, end), "", budget=budget.tokens)
         notes = []
-    stale = sorted(session.reader().stale_files())
+    # Stale only when the refresh left files out (too many, or the index was busy): walk again only then.
+    stale = sorted(session.reader().stale_files()) if refresh.refreshed < refresh.stale else []
     if args.json:
         payload = asdict(built)
         payload["budget_explained"] = budget.explain()

@@ -17,24 +17,35 @@ def query_session(ctx: CliContext) -> Any:
     that is quick (``assistant.freshness.refresh_stale``) and says how many it refreshed.
     A missing or empty index is a one-line error naming the fix.
     """
+    return refreshed_query_session(ctx)[0]
+
+
+def refreshed_query_session(ctx: CliContext) -> tuple[Any, Any]:
+    """:func:`query_session` and the refresh's :class:`~assistant.freshness.RefreshReport`.
+
+    A command that reports stale files reads them from the report's counts: when the refresh
+    re-indexed every changed file nothing is stale, and a second walk of the tree (seconds on
+    a large repository) would only say so again.
+    """
     from assistant.session import Session
 
-    refresh_before_query(ctx)
+    report = refresh_before_query(ctx)
     session = Session(ctx.repo, ctx.settings, persist=False)
-    if not session.reader().files():
+    if not session.reader().file_count():  # a count, not 24K paths fetched to test for none
         session.close_reader()
         raise IndexMissingError(f"the index for {ctx.repo} has no files",
                                 hint="add files, check index.exclude, then run `repo-assistant index`")
-    return session
+    return session, report
 
 
-def refresh_before_query(ctx: CliContext) -> None:
-    """Re-index the few files changed since the last run, and say so on stderr."""
+def refresh_before_query(ctx: CliContext) -> Any:
+    """Re-index the few files changed since the last run, say so on stderr, and return the report."""
     from assistant.freshness import refresh_stale
 
     report = refresh_stale(ctx.repo, ctx.settings.index)
     if report.note:
         ctx.err_console.print(f"[dim]note: {report.note}[/dim]", highlight=False)
+    return report
 
 
 def snippet(text: str, width: int = 90) -> str:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import render
-from retrieval.repo_map import RepoMap, build_repo_map, pagerank
+from retrieval.map_graph import (
+    FOCUS_FILE_MUL,
+    MAX_DEFINERS,
+    MENTIONED_MUL,
+    UNREFERENCED_SELF_WEIGHT,
+    name_multiplier,
+)
+from retrieval.repo_map import RepoMap, build_repo_map
 from tests.retrieval.minirepo import FILES, symbols, whitespace_tokens
 
 LINES = [f"line_{n} = {n}\n" for n in range(1, 201)]
@@ -58,18 +66,43 @@ def test_window_never_exceeds_its_budget(line: int, col: int | None, budget: int
         assert _cost(w.start, w.end) <= budget
 
 
-def test_pagerank_matches_networkx() -> None:
-    edges = [(0, 1, 1.0), (1, 2, 2.0), (2, 0, 1.0), (0, 2, 0.5), (3, 2, 1.0), (1, 1, 0.3)]
-    g = nx.DiGraph()
-    g.add_nodes_from(range(5))  # node 4 is dangling
-    for s, d, w in edges:
-        g.add_edge(s, d, weight=w)
-    src, dst, w = (np.array(x) for x in zip(*edges, strict=True))
-    for personal in (None, {0: 1.0, 4: 1.0}):
-        expected = nx.pagerank(g, weight="weight", personalization=personal, dangling=personal, tol=1e-10)
-        p = None if personal is None else np.array([personal.get(i, 0.0) for i in range(5)])
-        ours = pagerank(5, src, dst, w.astype(float), p, tol=1e-10)
-        assert np.allclose(ours, [expected[i] for i in range(5)], atol=1e-6)
+def _edge_graph(rm: RepoMap, focus: set[str], mentioned: set[str]) -> nx.MultiDiGraph:
+    """Aider's graph, edge by edge: every referrer to every definer, self-loops for unreferenced names."""
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(rm.graph().paths)
+    for name, definers in rm._defines.items():
+        if len(definers) > MAX_DEFINERS:
+            continue
+        users = rm._referrers.get(name)
+        name_mul = MENTIONED_MUL if name in mentioned else 1.0
+        pairs = [(d, d, UNREFERENCED_SELF_WEIGHT) for d in definers] if not users else \
+            [(u, d, name_multiplier(name, len(definers))) for u in users for d in definers]
+        for src, dst, weight in pairs:
+            g.add_edge(src, dst, weight=weight * name_mul * (FOCUS_FILE_MUL if src in focus else 1.0))
+    return g
+
+
+@pytest.mark.parametrize(("focus", "mentioned"), [((), ()), (("shop/orders.py",), ("parse_header", "Money"))])
+def test_factorised_pagerank_matches_networkx_on_the_edge_graph(focus: tuple[str, ...],
+                                                                  mentioned: tuple[str, ...]) -> None:
+    rm = RepoMap()
+    rm.update(symbols())
+    g = rm.graph()
+    edges = _edge_graph(rm, set(focus), set(mentioned))
+    simple = nx.DiGraph()  # parallel edges add up, as in PageRank on a multigraph
+    simple.add_nodes_from(edges.nodes)
+    for src, dst, data in edges.edges(data=True):
+        old = simple.get_edge_data(src, dst, {"weight": 0.0})["weight"]
+        simple.add_edge(src, dst, weight=old + data["weight"])
+    personal = {p: 1.0 for p in focus}
+    for name in mentioned:
+        personal.update({p: 1.0 for p in g.paths if name in {*p.split("/"), p.rsplit("/", 1)[-1].rsplit(".", 1)[0]}})
+        personal.update({p: 1.0 for p in rm._defines.get(name, ())})
+    expected = nx.pagerank(simple, weight="weight", personalization=personal or None,
+                           dangling=personal or None, tol=1e-12, max_iter=1000)
+    index = {p: i for i, p in enumerate(g.paths)}
+    ours = g.rank([index[p] for p in focus], mentioned, tol=1e-12, max_iter=1000).rank
+    assert np.allclose(ours, [expected[p] for p in g.paths], atol=1e-8)
 
 
 def test_repo_map_ranks_toward_the_focus_and_fits_the_budget() -> None:

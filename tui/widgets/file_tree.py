@@ -6,7 +6,6 @@ the directory on disk, so ignored and skipped files never appear.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from textual import on
@@ -26,53 +25,62 @@ class FileTree(Tree[str]):
         super().__init__(repo_name, id=id)
         self.show_root = False
         self.guide_depth = 2
+        self._listing: dict[str, tuple[set[str], list[str]]] = {}  # directory -> (subdirectories, files)
 
     def set_files(self, files: list[str]) -> None:
-        """Rebuild the tree from repository-relative paths."""
+        """Rebuild the tree from repository-relative paths.
+
+        Only the top level gets nodes now; a directory's children are added when it is
+        first expanded.  Building all 24K nodes of a large tree took seconds on the UI
+        thread, for directories nobody opens.
+        """
         self.clear()
-        nodes: dict[str, TreeNode[str]] = {"": self.root}
-        tree: dict[str, list[str]] = {}
+        self._listing = {}
         for path in files:
-            parts = path.split("/")
-            for depth in range(1, len(parts)):
-                parent = "/".join(parts[: depth - 1])
-                directory = "/".join(parts[:depth])
-                siblings = tree.setdefault(parent, [])
-                if directory + "/" not in siblings:
-                    siblings.append(directory + "/")
-            tree.setdefault("/".join(parts[:-1]), []).append(path)
-
-        def build(prefix: str) -> None:
-            entries = tree.get(prefix, [])
-            dirs = sorted(e for e in entries if e.endswith("/"))
-            leaves = sorted(e for e in entries if not e.endswith("/"))
-            parent = nodes[prefix]
-            for directory in dirs:
-                name = directory.rstrip("/")
-                node = parent.add(name.rsplit("/", 1)[-1] + "/", data=name)
-                nodes[name] = node
-                build(name)
-            for leaf in leaves:
-                parent.add_leaf(leaf.rsplit("/", 1)[-1], data=leaf)
-
-        build("")
+            parent, _, _name = path.rpartition("/")
+            self._listing.setdefault(parent, (set(), []))[1].append(path)
+            while parent:
+                above = parent.rpartition("/")[0]
+                subdirs = self._listing.setdefault(above, (set(), []))[0]
+                if parent in subdirs:
+                    break  # the directories above were registered with it
+                subdirs.add(parent)
+                parent = above
+        self._fill(self.root, "")
         self.root.expand()
+
+    def _fill(self, node: TreeNode[str], directory: str) -> None:
+        """Add the children of ``directory`` under ``node``: subdirectories first, both sorted."""
+        subdirs, leaves = self._listing.get(directory, (set(), []))
+        for sub in sorted(subdirs):
+            node.add(sub.rsplit("/", 1)[-1] + "/", data=sub, allow_expand=True)
+        for leaf in sorted(leaves):
+            node.add_leaf(leaf.rsplit("/", 1)[-1], data=leaf)
+
+    def _opened(self, node: TreeNode[str]) -> None:
+        """Fill a directory node the first time it is needed."""
+        if node.allow_expand and node.data and not node.children:
+            self._fill(node, node.data)
+
+    @on(Tree.NodeExpanded)
+    def _on_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        event.stop()
+        self._opened(event.node)
 
     def reveal(self, path: str) -> None:
         """Expand the directories above ``path`` and move the cursor to it."""
-        for node in self._walk(self.root):
-            if node.data == path:
-                parent = node.parent
-                while parent is not None:
-                    parent.expand()
-                    parent = parent.parent
-                self.call_after_refresh(self.move_cursor, node)
+        node: TreeNode[str] = self.root
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            wanted = "/".join(parts[:depth])
+            child = next((c for c in node.children if c.data == wanted), None)
+            if child is None:
                 return
-
-    def _walk(self, node: TreeNode[str]) -> Iterator[TreeNode[str]]:
-        for child in node.children:
-            yield child
-            yield from self._walk(child)
+            node = child
+            if depth < len(parts):
+                self._opened(node)
+                node.expand()
+        self.call_after_refresh(self.move_cursor, node)
 
     @on(Tree.NodeSelected)
     def _on_selected(self, event: Tree.NodeSelected[str]) -> None:
