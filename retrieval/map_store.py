@@ -10,7 +10,7 @@ question misses.)
 
 Files live in the user cache dir (``repo-map/<key>.npz``), not in the repository: a
 read-only checkout or an index shared by several readers still gets the cache, and only
-the newest ``KEEP`` are kept.  A file that cannot be read is ignored and rebuilt.
+the newest ``KEEP`` are kept (a kernel-sized tree's graph is ~40 MB; every edit makes a new key).  A file that cannot be read is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from retrieval.map_graph import GRAPH_FORMAT, MapGraph
 
 log = logging.getLogger(__name__)
 
-KEEP = 8
+KEEP = 4
 
 
 def cache_dir() -> Path:
