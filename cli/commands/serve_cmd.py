@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
                          hint="pick another --port") from exc
     host, port = server.server_address[:2]
+    _take_ctrl_c()  # before "Serving": whoever waits for that line may signal at once
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print(f"warning: listening on {args.host} without authentication", file=sys.stderr)
     print(f"Serving {backend.model_name} ({backend.device}, {backend.family.completion_mode}) "
@@ -57,6 +59,19 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _take_ctrl_c() -> None:
+    """Make SIGINT raise KeyboardInterrupt here even if this process inherited it ignored.
+
+    A process started in the background by a non-interactive shell (``cmd &`` in a script,
+    a CI step, a test run launched that way) inherits SIGINT *ignored*, and Python keeps an
+    inherited SIG_IGN: ``kill -INT`` / Ctrl-C then did nothing, the generation ran to its
+    last token and the server never stopped.  ``serve`` promises "Ctrl-C to stop", so it
+    takes the signal back, as uvicorn and gunicorn do.  Main thread only (signal's rule).
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 STOP_DEADLINE_S = 20.0  # Ctrl-C always ends the process within this many seconds

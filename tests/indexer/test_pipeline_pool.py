@@ -89,3 +89,68 @@ def test_chunking_falls_back_to_this_process_with_the_same_index(
         finally:
             reader.close()
     assert chunks["fallback"] == chunks["parallel"] and len(chunks["parallel"]) == FILES
+
+
+LOCK_HOLDERS_RUN = """
+import json, os, sys, threading
+from pathlib import Path
+from base.config import IndexSettings
+from indexer.pipeline import index_repository
+from indexer.store import LOCK_NAME, index_dir
+
+repo, me = Path(sys.argv[1]), os.getpid()
+lock = os.path.realpath(index_dir(repo) / LOCK_NAME)
+seen = {"holders": [], "workers": 0}
+done = threading.Event()
+
+def descendants():
+    parent = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent[int(pid)] = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            pass
+    depth = {me: 0}
+    for _ in range(4):
+        for pid, ppid in parent.items():
+            if ppid in depth and pid not in depth:
+                depth[pid] = depth[ppid] + 1
+    return {pid: d for pid, d in depth.items() if pid != me}
+
+def scan():
+    while not done.is_set():
+        for pid, depth in descendants().items():
+            try:
+                command = open(f"/proc/{pid}/cmdline").read()
+                fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            except OSError:
+                continue
+            code = command.split("\\0")[2:3]  # python -c CODE: the resource tracker's and the fork server's
+            helper = depth == 1 and bool(code) and code[0].startswith("from multiprocessing")
+            seen["workers"] += not helper  # a chunking worker (the fork server's child, or ours)
+            if lock in fds:
+                seen["holders"].append(pid)
+
+watcher = threading.Thread(target=scan, daemon=True)
+watcher.start()
+stats = index_repository(repo, IndexSettings(embeddings=False))
+done.set()
+watcher.join()
+print(json.dumps({"indexed": stats.files_indexed, **seen}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_no_worker_process_holds_the_index_lock(tmp_path: Path) -> None:
+    """Only the indexing process may hold ``index.lock``: a worker holding it keeps the repository
+    locked after the indexing process is killed, until the worker notices (or forever)."""
+    repo = _many_files(tmp_path / "repo")
+    for i in range(FILES, FILES * 3):  # enough files for the scan to see the workers at work
+        (repo / f"mod_{i:03d}.py").write_text(f"def f_{i}(x):\n    return x + {i}\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", LOCK_HOLDERS_RUN, str(repo)], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["indexed"] == FILES * 3
+    assert report["workers"], "the scan never saw a chunking worker: nothing was checked"
+    assert report["holders"] == [], report

@@ -11,8 +11,10 @@ from pathlib import Path
 import anyio
 
 from base.config import IndexSettings
+from base.errors import IndexLockedError
 from indexer.pipeline import index_repository
 from indexer.reader import IndexReader
+from indexer.store import LOCK_NAME, index_dir
 from tests.conftest import run_cli
 from tests.mcp.conftest import BM25_ONLY, bm25_settings, mcp_client, server_command
 
@@ -24,6 +26,40 @@ def _wait_for(predicate, what: str, deadline_s: float = DEADLINE_S) -> None:  # 
     while not predicate():
         assert time.monotonic() < end, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def _proc_stat(pid: str) -> list[str]:
+    """Fields of /proc/PID/stat after the command name: state, ppid, pgrp..."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that have not exited yet (zombies hold no descriptors); none known without /proc."""
+    alive: list[int] = []
+    if not os.path.isdir("/proc"):
+        return alive
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = _proc_stat(pid)
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in {"Z", "X"}:
+            alive.append(int(pid))
+    return alive
+
+
+def _lock_holders(lock: Path) -> list[str]:
+    """Every process with ``lock`` open, for a failure to say who kept the repository locked."""
+    target, found = os.path.realpath(lock), []
+    for pid in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
+                with open(f"/proc/{pid}/cmdline", encoding="utf-8") as cmd:
+                    found.append(f"{pid} ({_proc_stat(pid)[0]}): {cmd.read().replace(chr(0), ' ')[:200]}")
+        except OSError:
+            continue
+    return found
 
 
 def test_an_edit_is_found_by_the_next_search_without_index(indexed_repo: Path, tmp_path: Path) -> None:
@@ -68,11 +104,19 @@ def test_killing_the_server_mid_refresh_leaves_the_index_open(indexed_repo: Path
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+    # SIGKILL reaches each process of the group on its own: reaping the server says nothing of its fork
+    # server and workers, which a loaded machine may not have scheduled to die yet.  None of them may
+    # hold the lock (test_no_worker_process_holds_the_index_lock), but one forked a moment before the
+    # kill holds a copy of every descriptor until it execs or dies: wait for the group to be gone.
+    _wait_for(lambda: not _alive_in_group(server.pid), "the killed server's processes to be gone", 30)
 
     settings: IndexSettings = bm25_settings().index
     with IndexReader.open(indexed_repo, settings) as reader:  # whatever was committed is readable
         assert reader.bm25_search("quantize_money", 3)
-    stats = index_repository(indexed_repo, settings)  # the lock died with the server: no --wait needed
+    try:
+        stats = index_repository(indexed_repo, settings)  # the lock died with the server: no --wait needed
+    except IndexLockedError as exc:
+        raise AssertionError(f"{exc}; holders: {_lock_holders(index_dir(indexed_repo) / LOCK_NAME)}") from None
     assert not stats.cancelled
     with IndexReader.open(indexed_repo, settings) as reader:
         assert not reader.stale_files()

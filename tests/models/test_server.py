@@ -26,12 +26,21 @@ pytestmark = pytest.mark.slow
 _LINE = re.compile(r"on (http://127\.0\.0\.1:\d+/v1)")
 
 
-def start_server(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start ``repo-assistant serve --port 0`` and return it with its base URL."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_server(tmp_path: Path, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """Start ``repo-assistant serve --port 0`` and return it with its base URL.
+
+    ``sigint_ignored`` starts it as a background job of a non-interactive shell would be
+    (SIGINT inherited ignored), whatever way this test run itself was started.
+    """
     exe = Path(sys.executable).with_name("repo-assistant")
     env = {**os.environ, "REPO_ASSISTANT_MODEL_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([str(exe), "serve", "--port", "0", "--repo", str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                            preexec_fn=_ignore_sigint if sigint_ignored else None)
     deadline = time.time() + 240
     assert proc.stdout is not None
     while time.time() < deadline:
