@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
 
@@ -153,17 +153,66 @@ def _posting_rows(seg_id: int, terms: np.ndarray, docs: np.ndarray, tfs: np.ndar
                                           offsets[:-1], offsets[1:], strict=True))
 
 
-def _postings_of(token_lists: Sequence[Sequence[str]], vocab: dict[str, int],
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(terms, local docs, tfs) sorted by term then doc, and each document's length (in tokens)."""
-    lens = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
-    # one pass in C over every token of the batch: this is the indexer's hottest loop
-    flat = np.fromiter(map(vocab.__getitem__, chain.from_iterable(token_lists)), dtype=np.int64,
-                       count=int(lens.sum()))
-    docs = np.repeat(np.arange(len(token_lists), dtype=np.int64), lens)
-    n = max(len(token_lists), 1)
-    keys, counts = np.unique(flat * n + docs, return_counts=True)
-    return keys // n, keys % n, counts.astype(np.int64), lens
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """``values`` (non-negative) as uint16 where they fit, else int32: what a worker pickles back is a quarter
+    of int64 (the writer widens where it multiplies)."""
+    return values.astype(np.uint16 if not len(values) or int(values.max()) < 1 << 16 else np.int32)
+
+
+@dataclass
+class DocTerms:
+    """The term counts of a list of documents, keyed by term *string*: BM25 postings before term ids exist.
+
+    Tokenizing and counting are most of the cost of indexing a document, and need no
+    vocabulary, so worker processes do them and hand over this compact form (a file's
+    distinct terms once, three small arrays) instead of token lists or chunk text to
+    re-tokenize; the writer only maps the distinct terms to ids and sorts the pairs.
+    Postings are in no particular order (:meth:`postings` sorts them); ``lens`` is each document's
+    length in tokens.
+    """
+
+    terms: list[str]
+    term_idx: np.ndarray  # per posting: index into ``terms``
+    docs: np.ndarray  # per posting: document number, 0-based within these documents
+    tfs: np.ndarray  # per posting: occurrences of the term in the document
+    lens: np.ndarray  # per document: number of tokens
+
+    @staticmethod
+    def count(token_lists: Sequence[Sequence[str]]) -> DocTerms:
+        """Count the tokens of each document: loops in C over every token, in Python over distinct terms only."""
+        counters = [Counter(tokens) for tokens in token_lists]
+        index = {term: i for i, term in enumerate(dict.fromkeys(chain.from_iterable(counters)))}
+        pairs = sum(map(len, counters))
+        term_idx = np.fromiter(map(index.__getitem__, chain.from_iterable(counters)), dtype=np.int64, count=pairs)
+        tfs = np.fromiter(chain.from_iterable(c.values() for c in counters), dtype=np.int64, count=pairs)
+        docs = np.repeat(np.arange(len(counters), dtype=np.int64), [len(c) for c in counters])
+        lens = np.fromiter(map(len, token_lists), dtype=np.int32, count=len(token_lists))
+        return DocTerms(list(index), _narrow(term_idx), _narrow(docs), _narrow(tfs), lens)
+
+    @staticmethod
+    def concat(parts: Sequence[DocTerms]) -> DocTerms:
+        """The documents of ``parts`` one after the other (term indices and doc numbers shifted)."""
+        term_base = np.cumsum([0, *(len(p.terms) for p in parts)])
+        doc_base = np.cumsum([0, *(len(p.lens) for p in parts)])
+
+        def joined(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+
+        return DocTerms(list(chain.from_iterable(p.terms for p in parts)),
+                        joined([p.term_idx + term_base[i] for i, p in enumerate(parts)]),
+                        joined([p.docs + doc_base[i] for i, p in enumerate(parts)]),
+                        joined([p.tfs for p in parts]), joined([p.lens for p in parts]))
+
+    def term_ids(self, vocab: dict[str, int]) -> np.ndarray:
+        """The global term id of every posting (every term must be in ``vocab``)."""
+        ids = np.fromiter(map(vocab.__getitem__, self.terms), dtype=np.int64, count=len(self.terms))
+        return ids[self.term_idx]
+
+    def postings(self, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(term ids, docs, tfs) sorted by term id then doc, as a segment stores them."""
+        terms = self.term_ids(vocab)
+        order = np.argsort(terms * max(len(self.lens), 1) + self.docs.astype(np.int64))  # pairs are unique
+        return terms[order], self.docs[order], self.tfs[order]
 
 
 def idf_mean(df: np.ndarray, n_live: int) -> float:
@@ -203,19 +252,21 @@ class Bm25Writer:
         self._df: _Df | None = None
         self._dirty = False  # df changed since the statistics were last saved
 
-    def _resolve(self, token_lists: Sequence[Sequence[str]]) -> None:
+    def _resolve(self, terms: Iterable[str]) -> None:
+        """Give every term an id: from the run's lookups, the stored vocabulary, or a new one."""
         vocab = self.vocab
-        unknown = set(chain.from_iterable(token_lists)).difference(vocab)  # C loops: this sees every token
+        unknown = set(terms).difference(vocab)  # a C loop over every distinct term of the batch
         if not unknown:
             return
-        terms = list(unknown)
-        for start in range(0, len(terms), 500):
-            part = terms[start:start + 500]
-            marks = ",".join("?" * len(part))
-            vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
+        next_id = self._n_terms()
+        if len(vocab) < next_id:  # ids held by the vocabulary only: look them up (never on a cold run)
+            found = list(unknown)
+            for start in range(0, len(found), 500):
+                part = found[start:start + 500]
+                marks = ",".join("?" * len(part))
+                vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
         missing = sorted(t for t in unknown if t not in vocab)
         if missing:
-            next_id = self._n_terms()
             rows = [(term, next_id + i) for i, term in enumerate(missing)]
             self.conn.executemany("INSERT INTO bm25_vocab(term, id) VALUES (?, ?)", rows)
             vocab.update(rows)
@@ -247,6 +298,10 @@ class Bm25Writer:
                           (n_live, idf_mean(df.values, n_live)))
 
     def add(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
+        """:meth:`add_counted` for documents given as token lists."""
+        self.add_counted(chunk_ids, DocTerms.count(token_lists))
+
+    def add_counted(self, chunk_ids: Sequence[str], counted: DocTerms) -> None:
         """Append one segment holding these documents (ids already present are replaced).
 
         Always saves the statistics (also those of a preceding ``delete(..., save=False)``).
@@ -254,15 +309,15 @@ class Bm25Writer:
         if not chunk_ids:
             self._save_stats()
             return
-        self._delete(chunk_ids, token_lists)
-        self._resolve(token_lists)
-        terms, docs, tfs, lens = _postings_of(token_lists, self.vocab)
+        self._delete(chunk_ids, counted)
+        self._resolve(counted.terms)
+        terms, docs, tfs = counted.postings(self.vocab)
         seg_id = int(self.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM bm25_segments").fetchone()[0])
-        self._insert(seg_id, list(chunk_ids), terms, docs, tfs, lens)
+        self._insert(seg_id, list(chunk_ids), terms, docs, tfs, counted.lens)
         df = self._load_df()
-        df.grow(int(terms.max()) + 1 if len(terms) else 0)
-        unique_terms, per_term = np.unique(terms, return_counts=True)
-        df.values[unique_terms] += per_term.astype(np.int32)
+        df.grow(int(terms[-1]) + 1 if len(terms) else 0)
+        per_term = np.bincount(terms)
+        df.values[:len(per_term)] += per_term.astype(np.int32)
         self._dirty = True
         self._save_stats()
 
@@ -282,14 +337,14 @@ class Bm25Writer:
         ``save=False`` leaves the statistics to a following :meth:`add` in the same transaction
         (saving costs a pass over the vocabulary: on a 700K-term index, half of a one-file edit).
         """
-        self._delete(chunk_ids, token_lists)
+        self._delete(chunk_ids, DocTerms.count(token_lists))
         if save:
             self._save_stats()
 
-    def _delete(self, chunk_ids: Sequence[str], token_lists: Sequence[Sequence[str]]) -> None:
-        tokens_by_id = dict(zip(chunk_ids, token_lists, strict=True))
-        ids = list(tokens_by_id)
-        removed: list[Sequence[str]] = []
+    def _delete(self, chunk_ids: Sequence[str], counted: DocTerms) -> None:
+        doc_of = {cid: i for i, cid in enumerate(chunk_ids)}
+        ids = list(doc_of)
+        removed: list[int] = []
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
@@ -299,14 +354,17 @@ class Bm25Writer:
                 self.conn.executemany("INSERT OR IGNORE INTO bm25_dead(seg_id, local_idx) VALUES (?, ?)",
                                       [(s, i) for _, s, i in rows])
                 self.conn.execute(f"DELETE FROM bm25_docs WHERE chunk_id IN ({marks})", part)
-                removed.extend(tokens_by_id[cid] for cid, _, _ in rows)
+                removed.extend(doc_of[cid] for cid, _, _ in rows)
         if not removed:
             return
-        self._resolve(removed)
-        gone = Counter(self.vocab[t] for tokens in removed for t in set(tokens))
+        # each removed document leaves the df of each of its distinct terms once
+        idx, per_term = np.unique(counted.term_idx[np.isin(counted.docs, removed)], return_counts=True)
+        names = [counted.terms[i] for i in idx.tolist()]
+        self._resolve(names)
+        term_ids = np.fromiter(map(self.vocab.__getitem__, names), dtype=np.int64, count=len(names))
         df = self._load_df()
-        df.grow(max(gone) + 1)
-        df.values[np.fromiter(gone.keys(), dtype=np.int64)] -= np.fromiter(gone.values(), dtype=np.int32)
+        df.grow(int(term_ids.max()) + 1)
+        np.subtract.at(df.values, term_ids, per_term.astype(np.int32))  # a string may sit at two indices
         self._dirty = True
 
     def maybe_merge(self, force: bool = False) -> bool:

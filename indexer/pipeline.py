@@ -29,7 +29,7 @@ import numpy as np
 
 from base.config import IndexSettings
 from indexer import store, walkstate
-from indexer.bm25 import Bm25Writer
+from indexer.bm25 import Bm25Writer, DocTerms
 from indexer.chunker import CHUNKER_VERSION, chunk_file
 from indexer.discover import Candidate, discover
 from indexer.embed_text import EMBED_TEXT_VERSION, embedding_text  # embedding_text: also this module's API
@@ -43,13 +43,20 @@ from indexer.vector_cache import SharedVectorCache, open_shared_cache
 
 log = logging.getLogger(__name__)
 
-COMMIT_EVERY_S = 3.0
+# A kill -9 loses at most this much chunking; each commit is one BM25 segment, and a cold run that
+# commits more than bm25.MAX_SEGMENTS times pays a merge at the end (15 s on 382K chunks): at 3 s
+# a 75 s run was at 25 of 32, and any slower machine went over.
+COMMIT_EVERY_S = 10.0
 COMMIT_EVERY_FILES = 1000
 PUBLISH_EVERY_S = 120.0
 EMBED_GROUP = 512
 SNIFF_BYTES = 8192
 PARALLEL_MIN_FILES = 200  # below this, starting worker processes costs more than it saves
 CHUNK_WORKERS = 2
+# The writer's SQLite page cache (KiB; the default is 2 MiB).  Chunk ids and BM25 doc ids are
+# hashes, so their indexes take inserts all over the B-tree: with 2 MiB nearly every insert of a
+# cold run re-read a page from the OS (a fifth of the indexing process's CPU, as system time).
+WRITE_CACHE_KIB = 65536
 
 
 @dataclass
@@ -63,6 +70,7 @@ class _Processed:
     reason: str = ""
     chunks: list[Chunk] | None = None
     symbols: FileSymbols | None = None
+    terms: DocTerms | None = None  # the chunks' BM25 term counts, one document per chunk
     replaced: bool = False
     redacted: int = 0
 
@@ -96,8 +104,10 @@ def _process(cand: Candidate, old_hash: str | None, settings: IndexSettings) -> 
     if not text.strip():
         return _Processed(cand, digest, language, "skipped", "empty")
     result = chunk_file(cand.path, text, language, settings.chunk_tokens)
+    # tokenized here, in the worker: in the indexing process it was most of a cold run's serial work
+    terms = DocTerms.count([bm25_tokens(c) for c in result.chunks])
     return _Processed(cand, digest, language, "indexed", chunks=result.chunks, symbols=result.symbols,
-                      replaced=replaced, redacted=redacted)
+                      terms=terms, replaced=replaced, redacted=redacted)
 
 
 def _worker_init(owner: int) -> None:
@@ -273,6 +283,7 @@ class _Run:
                 emit(self.progress, "discovering", message=self.stats.message)
         store.index_dir(self.repo).mkdir(parents=True, exist_ok=True)
         conn = store.connect(path)
+        conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")  # this connection only: it is the run's
         store.create_schema(conn)
         return conn
 
@@ -437,7 +448,8 @@ class _Run:
                     conn.execute("DELETE FROM symbols WHERE path = ?", (cand.path,))
             conn.executemany(f"INSERT OR REPLACE INTO chunks({store.CHUNK_COLUMNS}) VALUES "
                              f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [store.chunk_row(c) for c in new_chunks])
-            bm25.add([c.id for c in new_chunks], [bm25_tokens(c) for c in new_chunks])  # saves df, N, mean idf
+            bm25.add_counted([c.id for c in new_chunks],  # saves df, N, mean idf
+                             DocTerms.concat([item.terms for item in batch if item.terms is not None]))
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
                              (cand.size, cand.mtime_ns, digest, cand.path))

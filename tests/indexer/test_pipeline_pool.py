@@ -9,15 +9,21 @@ check runs in a fresh interpreter.
 from __future__ import annotations
 
 import json
+import logging
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rank_bm25 import BM25Okapi
 
 from base.config import IndexSettings
-from indexer.pipeline import PARALLEL_MIN_FILES, index_repository
+from indexer import store
+from indexer.bm25 import Bm25Searcher, lookup_terms
+from indexer.pipeline import PARALLEL_MIN_FILES, bm25_tokens, index_repository
 from indexer.reader import IndexReader
+from indexer.tokenize import code_tokens
 from tests.conftest import PROJECT_ROOT
 
 FILES = PARALLEL_MIN_FILES + 20
@@ -154,3 +160,37 @@ def test_no_worker_process_holds_the_index_lock(tmp_path: Path) -> None:
     assert report["indexed"] == FILES * 3
     assert report["workers"], "the scan never saw a chunking worker: nothing was checked"
     assert report["holders"] == [], report
+
+
+def test_bm25_from_worker_counts_scores_exactly_as_rank_bm25(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Workers tokenize and count; the indexing process only maps terms to ids: no score may change.
+
+    Several commits (so several segments and a vocabulary carried from one commit to the next),
+    many files per segment (so per-file term lists are concatenated, the same term at many places).
+    """
+    monkeypatch.setattr("indexer.pipeline.COMMIT_EVERY_FILES", 60)
+    rng = random.Random(7)
+    words = ["order", "total", "price", "tax", "parse", "config", "retry", "cache", "token", "user", "line"]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for i in range(FILES):
+        functions = [f"def {rng.choice(words)}_{j}(x):\n    return {rng.choice(words)}Total(x) + {rng.randint(0, 9)}\n"
+                     for j in range(rng.randint(1, 4))]
+        (repo / f"{rng.choice(words)}_{i:03d}.py").write_text("\n\n".join(functions), encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="indexer.pipeline")
+    index_repository(repo, IndexSettings(embeddings=False))
+    assert "worker processes" in caplog.text
+    conn = store.connect(store.db_path(repo))
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM bm25_segments").fetchone()[0] > 1
+        chunks = store.fetch_chunks(conn, [row[0] for row in conn.execute("SELECT id FROM chunks")])
+        ids = sorted(chunks)
+        reference = BM25Okapi([bm25_tokens(chunks[cid]) for cid in ids])
+        searcher = Bm25Searcher(conn)
+        for query in ["order total", "parse config retry", "token", "tax_3 price", "py"]:
+            tokens = code_tokens(query)
+            ours = searcher.all_scores(conn, lookup_terms(conn, tokens))
+            assert ours == pytest.approx(dict(zip(ids, reference.get_scores(tokens), strict=True)), rel=1e-9, abs=1e-9)
+    finally:
+        conn.close()
