@@ -414,7 +414,7 @@ class _Run:
                     conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
             for path in gone:
                 conn.execute("DELETE FROM files WHERE path = ?", (path,))
-                conn.execute("DELETE FROM symbols WHERE path = ?", (path,))
+                store.delete_symbols(conn, path)
             new_chunks: list[Chunk] = []
             for item in batch:
                 cand = item.candidate
@@ -427,12 +427,10 @@ class _Run:
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
                      store.list_json([c.id for c in chunks]), len(chunks), int(item.replaced)))
                 if item.symbols is not None:
-                    conn.execute("INSERT OR REPLACE INTO symbols(path, language, data) VALUES (?, ?, ?)",
-                                 (cand.path, item.language, store.symbols_json(item.symbols)))
+                    store.write_symbols(conn, cand.path, item.language, item.symbols)
                 else:
-                    conn.execute("DELETE FROM symbols WHERE path = ?", (cand.path,))
-            conn.executemany(f"INSERT OR REPLACE INTO chunks({store.CHUNK_COLUMNS}) VALUES "
-                             f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [store.chunk_row(c) for c in new_chunks])
+                    store.delete_symbols(conn, cand.path)
+            store.insert_chunks(conn, new_chunks)
             bm25.add([c.id for c in new_chunks], [bm25_tokens(c) for c in new_chunks])  # saves df, N, mean idf
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
