@@ -140,8 +140,11 @@ class IndexReader:
         self._refresh()
         with self._lock:
             if self._chunks is None:
-                rows = self._conn.execute(f"SELECT {store.CHUNK_COLUMNS} FROM chunks ORDER BY path, start_line")
-                self._chunks = [store.row_chunk(row) for row in rows]
+                self._conn.execute("BEGIN")  # the id rows and the files' chunk text are one snapshot
+                try:
+                    self._chunks = store.all_chunks(self._conn)
+                finally:
+                    self._conn.execute("COMMIT")
             return self._chunks
 
     def chunk(self, chunk_id: str) -> Chunk | None:
