@@ -208,25 +208,37 @@ def unpack_text(blob: bytes) -> str:
     return zlib.decompress(blob).decode("utf-8")
 
 
-def _chunk_fields(chunk: Chunk) -> list[Any]:
-    return [chunk.language, chunk.kind, chunk.symbol, chunk.start_line, chunk.end_line, chunk.start_byte,
-            chunk.end_byte, chunk.content_hash, chunk.header, chunk.text]
-
-
-def _field_chunk(chunk_id: str, path: str, f: list[Any]) -> Chunk:
-    return Chunk(id=chunk_id, path=path, language=f[0], kind=f[1], symbol=f[2], start_line=f[3], end_line=f[4],
-                 start_byte=f[5], end_byte=f[6], content_hash=f[7], header=f[8], text=f[9])
-
-
 def pack_file_chunks(chunks: Sequence[Chunk]) -> bytes:
     """One file's chunks as one compressed value: small chunks compress poorly alone (43% of their
-    bytes on site-packages), a file's together well (29%), and readers want whole files or a few hits."""
-    return pack_text(json.dumps([_chunk_fields(c) for c in chunks], ensure_ascii=False, separators=(",", ":")))
+    bytes on site-packages), a file's together well (29%), and readers want whole files or a few hits.
+
+    A line of JSON with each chunk's small fields and its header and text lengths, then the headers
+    and texts back to back: JSON-escaping the texts would cost more than compressing them.
+    """
+    meta = [[c.language, c.kind, c.symbol, c.start_line, c.end_line, c.start_byte, c.end_byte, c.content_hash,
+             len(c.header), len(c.text)] for c in chunks]
+    parts = [json.dumps(meta, ensure_ascii=False, separators=(",", ":")), "\n"]
+    for c in chunks:
+        parts += (c.header, c.text)
+    return pack_text("".join(parts))
 
 
-def unpack_file_chunks(blob: bytes) -> list[list[Any]]:
-    """The per-chunk fields of :func:`pack_file_chunks`, in the order packed (index = ``chunks.seq``)."""
-    return json.loads(unpack_text(blob))
+def unpack_file_chunks(blob: bytes, chunk_ids: Sequence[str | None], path: str) -> list[Chunk | None]:
+    """The chunks of :func:`pack_file_chunks` in the order packed (index = ``chunks.seq``), given their
+    ids (``None`` for one not wanted: it is skipped, not built)."""
+    raw = unpack_text(blob)
+    newline = raw.index("\n")  # JSON escapes every newline inside strings
+    at = newline + 1
+    out: list[Chunk | None] = []
+    for f, chunk_id in zip(json.loads(raw[:newline]), chunk_ids, strict=False):
+        header_end = at + f[8]
+        text_end = header_end + f[9]
+        out.append(None if chunk_id is None else Chunk(
+            id=chunk_id, path=path, language=f[0], kind=f[1], symbol=f[2], start_line=f[3], end_line=f[4],
+            start_byte=f[5], end_byte=f[6], content_hash=f[7], header=raw[at:header_end],
+            text=raw[header_end:text_end]))
+        at = text_end
+    return out
 
 
 def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> None:
@@ -356,41 +368,33 @@ def fetch_chunks(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Chun
     Each file holding a wanted chunk is decompressed once.
     """
     wanted = list(dict.fromkeys(ids))
-    where: dict[str, tuple[int, int]] = {}
+    by_file: dict[int, dict[int, str]] = {}
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
         marks = ",".join("?" * len(part))
-        where.update((cid, (file_id, seq)) for cid, file_id, seq in
-                     conn.execute(f"SELECT id, file_id, seq FROM chunks WHERE id IN ({marks})", part))
-    files = _chunk_files(conn, {file_id for file_id, _ in where.values()})
+        for cid, file_id, seq in conn.execute(f"SELECT id, file_id, seq FROM chunks WHERE id IN ({marks})", part):
+            by_file.setdefault(file_id, {})[seq] = cid
     found: dict[str, Chunk] = {}
-    for cid, (file_id, seq) in where.items():
-        if file_id in files:
-            path, fields = files[file_id]
-            found[cid] = _field_chunk(cid, path, fields[seq])
+    file_ids = sorted(by_file)
+    for start in range(0, len(file_ids), 500):
+        part = file_ids[start:start + 500]
+        for file_id, path, body in conn.execute(
+                f"SELECT id, path, body FROM chunk_files WHERE id IN ({','.join('?' * len(part))})", part):
+            found.update((c.id, c) for c in _file_chunks(body, by_file[file_id], path) if c is not None)
     return found
 
 
-def _chunk_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, tuple[str, list[list[Any]]]]:
-    wanted = sorted(file_ids)
-    out: dict[int, tuple[str, list[list[Any]]]] = {}
-    for start in range(0, len(wanted), 500):
-        part = wanted[start:start + 500]
-        for file_id, path, body in conn.execute(
-                f"SELECT id, path, body FROM chunk_files WHERE id IN ({','.join('?' * len(part))})", part):
-            out[file_id] = (path, unpack_file_chunks(body))
-    return out
+def _file_chunks(body: bytes, ids_by_seq: dict[int, str], path: str) -> list[Chunk | None]:
+    return unpack_file_chunks(body, [ids_by_seq.get(seq) for seq in range(max(ids_by_seq, default=-1) + 1)], path)
 
 
 def all_chunks(conn: sqlite3.Connection) -> list[Chunk]:
     """Every chunk, by path and then line (call inside a read transaction)."""
-    ids: dict[int, dict[int, str]] = {}
+    by_file: dict[int, dict[int, str]] = {}
     for cid, file_id, seq in conn.execute("SELECT id, file_id, seq FROM chunks"):
-        ids.setdefault(file_id, {})[seq] = cid
+        by_file.setdefault(file_id, {})[seq] = cid
     out: list[Chunk] = []
     for file_id, path, body in conn.execute("SELECT id, path, body FROM chunk_files ORDER BY path"):
-        names = ids.get(file_id, {})
-        file_chunks = [_field_chunk(names[seq], path, f) for seq, f in enumerate(unpack_file_chunks(body))
-                       if seq in names]
+        file_chunks = [c for c in _file_chunks(body, by_file.get(file_id, {}), path) if c is not None]
         out += sorted(file_chunks, key=lambda c: c.start_line)
     return out

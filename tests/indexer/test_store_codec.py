@@ -42,8 +42,9 @@ FILES = {
 def test_file_chunks_round_trip(header: str, text: str) -> None:
     chunks = [Chunk(f"{i:024x}", "pkg/ü.py", "python", "function", f"Größe.f{i}", i, i + 2, 10 * i, 10 * i + 9,
                     text * i, header, f"{i:016x}") for i in range(3)]
-    fields = store.unpack_file_chunks(store.pack_file_chunks(chunks))
-    assert [store._field_chunk(c.id, c.path, f) for c, f in zip(chunks, fields, strict=True)] == chunks
+    blob = store.pack_file_chunks(chunks)
+    assert store.unpack_file_chunks(blob, [c.id for c in chunks], "pkg/ü.py") == chunks
+    assert store.unpack_file_chunks(blob, [None, chunks[1].id], "pkg/ü.py") == [None, chunks[1]]
 
 
 def _expected(repo: Path, path: str) -> tuple[list[Chunk], object]:
@@ -89,7 +90,8 @@ def test_chunk_text_is_stored_compressed(sample_repo_copy: Path) -> None:
     try:
         raw = packed = 0
         for (body,) in conn.execute("SELECT body FROM chunk_files"):
-            raw += sum(len(f[8].encode()) + len(f[9].encode()) for f in store.unpack_file_chunks(body))
+            chunks = store.unpack_file_chunks(body, ["id"] * len(body), "path")
+            raw += sum(len(c.header.encode()) + len(c.text.encode()) for c in chunks if c is not None)
             packed += len(body)
     finally:
         conn.close()
