@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS files (
     replaced INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunk_files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunk_files (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,
+    body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, file_id INTEGER NOT NULL, seq INTEGER NOT NULL,
     start_line INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS symbols (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, language TEXT NOT NULL,
@@ -366,7 +367,9 @@ def vectors_by_key(conn: sqlite3.Connection, table: str, keys: Iterable[str]) ->
 def fetch_chunks(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Chunk]:
     """Chunks by id (missing ids are simply absent: they were replaced since the caller looked).
 
-    Each file holding a wanted chunk is decompressed once.
+    Each file holding a wanted chunk is decompressed once.  Outside a transaction a writer may
+    commit between the two reads: ``chunk_files`` ids are never reused (AUTOINCREMENT), so a
+    replaced file's chunks are then absent, never read from another file's text.
     """
     wanted = list(dict.fromkeys(ids))
     by_file: dict[int, dict[int, str]] = {}
