@@ -313,15 +313,23 @@ def _definition(row: tuple[Any, ...]) -> SymbolDef:
 
 
 def load_symbols(conn: sqlite3.Connection) -> dict[str, FileSymbols]:
-    """Every file's symbols, by path in path order (definitions in source order, as extracted)."""
-    definitions: dict[str, list[SymbolDef]] = {}
-    for row in conn.execute(f"SELECT {_DEFINITION_COLUMNS} FROM definitions d JOIN symbols s ON s.id = d.file_id "
-                            "ORDER BY d.file_id, d.seq"):
-        definitions.setdefault(row[0], []).append(_definition(row))
+    """Every file's symbols, by path in path order (definitions in source order, as extracted).
+
+    Definitions are read in primary-key order without a join (a join looks each row's file up).
+    """
+    files = conn.execute("SELECT id, path, language, data FROM symbols ORDER BY path").fetchall()
+    path_of = {file_id: path for file_id, path, _, _ in files}
+    definitions: dict[int, list[SymbolDef]] = {}
+    for file_id, name, qualified, kind, start, end, signature in conn.execute(
+            "SELECT file_id, name, qualified_name, kind, start_line, end_line, signature FROM definitions "
+            "ORDER BY file_id, seq"):
+        definitions.setdefault(file_id, []).append(SymbolDef(
+            name=name, qualified_name=qualified, kind=kind, path=path_of[file_id], start_line=start,
+            end_line=end, signature=signature))
     out: dict[str, FileSymbols] = {}
-    for path, language, data in conn.execute("SELECT path, language, data FROM symbols ORDER BY path"):
+    for file_id, path, language, data in files:
         references, imports = json.loads(unpack_text(data))
-        out[path] = FileSymbols(path=path, language=language, definitions=tuple(definitions.get(path, ())),
+        out[path] = FileSymbols(path=path, language=language, definitions=tuple(definitions.get(file_id, ())),
                                 references=tuple(references), imports=tuple(imports))
     return out
 
