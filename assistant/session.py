@@ -442,7 +442,7 @@ class Session:
         """``(path, start_line, end_line)`` of a definition by qualified or simple name."""
         from retrieval.symbols import find_definitions
 
-        found = find_definitions(self.reader().symbols(), name)
+        found = find_definitions(self.reader(), name)
         if not found:
             raise UsageError(f"no definition named {name!r}", hint="try /search to find it")
         return found[0].path, found[0].start_line, found[0].end_line
@@ -539,7 +539,7 @@ class Session:
             # The file first (FILE:SYMBOL, or the open file), then the whole repository.
             reader = self._reader_or_none()
             if path is not None:
-                found = find_definitions(reader.symbols(), symbol, path=path) if reader is not None else []
+                found = find_definitions(reader, symbol, path=path) if reader is not None else []
                 if found:
                     return ExplainTarget(path, found[0].start_line, found[0].end_line, symbol)
                 span = find_definition_in_text(self.read_file(path), path, symbol)
@@ -549,7 +549,7 @@ class Session:
                 raise UsageError(f"no definition of {symbol!r} in {path}" if path else
                                  f"cannot look up {symbol!r} without an index",
                                  hint="run `repo-assistant index` to search the whole repository")
-            found = find_definitions(reader.symbols(), symbol)
+            found = find_definitions(reader, symbol)
             if not found:
                 raise UsageError(f"no definition named {symbol!r}", hint="try /search to find it")
             return ExplainTarget(found[0].path, found[0].start_line, found[0].end_line, symbol)

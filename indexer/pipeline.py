@@ -415,7 +415,8 @@ class _Run:
         with store.transaction(conn):
             bm25 = Bm25Writer(conn, self.vocab)
             old_ids: list[str] = []
-            for path in [*deleted, *(p.candidate.path for p in batch)]:
+            replaced = [*deleted, *(p.candidate.path for p in batch)]
+            for path in replaced:
                 row = manifest.get(path)
                 if row is not None:
                     old_ids.extend(store.json_list(row[4]))
@@ -424,12 +425,10 @@ class _Run:
                 # their tokens leave the BM25 document frequencies (recomputed from the stored text)
                 old = store.fetch_chunks(conn, old_ids)
                 bm25.delete(list(old), [bm25_tokens(c) for c in old.values()], save=False)
-                for start in range(0, len(old_ids), 500):
-                    part = old_ids[start:start + 500]
-                    conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+            store.delete_chunks(conn, replaced, old_ids)
             for path in gone:
                 conn.execute("DELETE FROM files WHERE path = ?", (path,))
-                conn.execute("DELETE FROM symbols WHERE path = ?", (path,))
+                store.delete_symbols(conn, path)
             new_chunks: list[Chunk] = []
             for item in batch:
                 cand = item.candidate
@@ -442,12 +441,10 @@ class _Run:
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
                      store.list_json([c.id for c in chunks]), len(chunks), int(item.replaced)))
                 if item.symbols is not None:
-                    conn.execute("INSERT OR REPLACE INTO symbols(path, language, data) VALUES (?, ?, ?)",
-                                 (cand.path, item.language, store.symbols_json(item.symbols)))
+                    store.write_symbols(conn, cand.path, item.language, item.symbols)
                 else:
-                    conn.execute("DELETE FROM symbols WHERE path = ?", (cand.path,))
-            conn.executemany(f"INSERT OR REPLACE INTO chunks({store.CHUNK_COLUMNS}) VALUES "
-                             f"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [store.chunk_row(c) for c in new_chunks])
+                    store.delete_symbols(conn, cand.path)
+            store.insert_chunks(conn, new_chunks)
             bm25.add_counted([c.id for c in new_chunks],  # saves df, N, mean idf
                              DocTerms.concat([item.terms for item in batch if item.terms is not None]))
             for cand, digest in touched:
@@ -494,8 +491,8 @@ class _Run:
         # Source before tests, docs and vendored code, the most recently modified files first
         # (the ones the user is working on); the embedder sorts each group by length itself.
         order = {cid: (embed_priority(path), -mtime, path, start) for cid, path, start, mtime in conn.execute(
-            "SELECT c.id, c.path, c.start_line, COALESCE(f.mtime_ns, 0) FROM chunks c "
-            "LEFT JOIN files f ON f.path = c.path")}  # no text read
+            "SELECT c.id, cf.path, c.start_line, COALESCE(f.mtime_ns, 0) FROM chunks c "
+            "JOIN chunk_files cf ON cf.id = c.file_id LEFT JOIN files f ON f.path = cf.path")}  # no text read
         to_add = sorted((cid for cid in order if cid not in present), key=order.__getitem__)
         to_delete = [cid for cid in present if cid not in order]
         t = self._phase("embedding", t)

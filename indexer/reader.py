@@ -15,7 +15,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from base.errors import IndexingError, IndexMissingError, RetrievalError
 from indexer import store
 from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.tokenize import code_tokens
-from indexer.types import Chunk, FileSymbols
+from indexer.types import Chunk, FileSymbols, SymbolDef
 
 _HINT = "run `repo-assistant index`"
 
@@ -144,8 +144,11 @@ class IndexReader:
         self._refresh()
         with self._lock:
             if self._chunks is None:
-                rows = self._conn.execute(f"SELECT {store.CHUNK_COLUMNS} FROM chunks ORDER BY path, start_line")
-                self._chunks = [store.row_chunk(row) for row in rows]
+                self._conn.execute("BEGIN")  # the id rows and the files' chunk text are one snapshot
+                try:
+                    self._chunks = store.all_chunks(self._conn)
+                finally:
+                    self._conn.execute("COMMIT")
             return self._chunks
 
     def chunk(self, chunk_id: str) -> Chunk | None:
@@ -155,9 +158,13 @@ class IndexReader:
     def chunks_for_file(self, path: str) -> list[Chunk]:
         """The chunks of one file, in line order (``[]`` for a file that is not indexed)."""
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {store.CHUNK_COLUMNS} FROM chunks WHERE path = ? ORDER BY start_line, end_line", (path,))
-            return [store.row_chunk(row) for row in rows]
+            self._conn.execute("BEGIN")  # the manifest row and the chunks it lists are one snapshot
+            try:
+                ids = store.chunk_ids_of(self._conn, path)
+                found = store.fetch_chunks(self._conn, ids)
+            finally:
+                self._conn.execute("COMMIT")
+        return sorted((found[cid] for cid in ids if cid in found), key=lambda c: (c.start_line, c.end_line))
 
     def content_digest(self) -> str:
         """A digest of the indexed files and their content hashes (and the format), once per generation.
@@ -176,13 +183,35 @@ class IndexReader:
             return self._digest
 
     def symbols(self) -> dict[str, FileSymbols]:
-        """Per indexed file: definitions, referenced identifiers and imports."""
+        """Per indexed file: definitions, referenced identifiers and imports (loaded once per generation).
+
+        Looking a few names up does not need this: see :meth:`definitions_named`.
+        """
         self._refresh()
         with self._lock:
             if self._symbols is None:
-                rows = self._conn.execute("SELECT path, language, data FROM symbols ORDER BY path")
-                self._symbols = {path: store.json_symbols(path, language, data) for path, language, data in rows}
+                self._conn.execute("BEGIN")  # definitions and the symbols rows they belong to are one snapshot
+                try:
+                    self._symbols = store.load_symbols(self._conn)
+                finally:
+                    self._conn.execute("COMMIT")
             return self._symbols
+
+    def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]:
+        """Every definition a name in ``names`` may refer to, by path then source order, read by index.
+
+        The candidates of a name are the definitions whose simple or qualified name ends in the
+        same last dotted part, ignoring case (see :func:`indexer.store.name_key`): a superset of
+        the exact, case-insensitive, qualified and qualified-suffix matches, from which callers keep
+        the kind they want.  This is a query's worth of work; :meth:`symbols` loads everything.
+        """
+        with self._lock:
+            return store.definitions_by_keys(self._conn, (store.name_key(n) for n in names))
+
+    def files_with_basename(self, basename: str) -> list[str]:
+        """Indexed files whose last path component is ``basename``, sorted (read by index)."""
+        with self._lock:
+            return store.files_with_basename(self._conn, basename)
 
     # ------------------------------------------------------------------ BM25
 

@@ -11,8 +11,16 @@ its chunks, its symbols and the BM25 postings that reference them) commits in on
 transaction, so a run killed at any point leaves the previous committed state, and
 readers in other processes see a consistent snapshot through WAL without ever
 blocking the writer.  BM25 posting lists are rows per (segment, term) holding raw
-little-endian arrays (see :mod:`indexer.bm25`), the rest plain rows and JSON, so
-everything is inspectable with ``sqlite3``.
+little-endian arrays (see :mod:`indexer.bm25`), the rest plain rows and JSON.
+
+Why some columns are zlib BLOBs: chunk text and a file's references and imports are
+most of the bytes, never searched by SQL, and read a few files at a time (search hits,
+a file's chunks) or all at once (repo map).  A file's chunks are one compressed row
+(``chunk_files``; ``chunks`` maps a chunk id to its file and position), since small
+chunks compress poorly alone: on a kernel-sized tree (site-packages, 382K chunks) the
+index went from 2.3x to about 1.1x its sources.  Definitions are plain rows of their own
+table, indexed by a lower-cased name key, because search looks a few names up per query
+and must not load the whole symbol table to do it.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +41,19 @@ from indexer.types import Chunk, FileSymbols, SymbolDef
 
 # Bump when the schema, the chunker or the tokenizer changes what is stored: an index
 # written by another version is rebuilt, never reused.
-INDEX_FORMAT_VERSION = 4  # 3-4: BM25 postings stored per (segment, term), varint doc gaps
+# 3-4: BM25 postings stored per (segment, term), varint doc gaps
+# 5: a file's chunks in one zlib-compressed row (chunks maps an id to it), symbol references/imports
+#    compressed, definitions in a table by name key, no chunks(path) index (chunk ids are in the manifest)
+INDEX_FORMAT_VERSION = 5
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 
-SCHEMA = """
+# A path's last component in SQL (the suffix after the last "/"): rtrim strips the trailing run of
+# characters that are not "/", leaving the directory part.  Queries must spell it exactly like this
+# to use the files_basename index.
+BASENAME_SQL = "substr(path, length(rtrim(path, replace(path, '/', ''))) + 1)"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, hash TEXT NOT NULL,
@@ -44,14 +61,18 @@ CREATE TABLE IF NOT EXISTS files (
     replaced INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    id TEXT PRIMARY KEY, path TEXT NOT NULL, language TEXT NOT NULL, kind TEXT NOT NULL,
-    symbol TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
-    start_byte INTEGER NOT NULL, end_byte INTEGER NOT NULL, header TEXT NOT NULL,
-    content_hash TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
-CREATE TABLE IF NOT EXISTS symbols (path TEXT PRIMARY KEY, language TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunk_files (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL UNIQUE,
+    body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, file_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+    start_line INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS symbols (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, language TEXT NOT NULL,
+    data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS definitions (file_id INTEGER NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
+    qkey TEXT, name TEXT NOT NULL, qualified_name TEXT NOT NULL, kind TEXT NOT NULL, start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (file_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS definitions_key ON definitions(key);
+CREATE INDEX IF NOT EXISTS definitions_qkey ON definitions(qkey) WHERE qkey IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_basename ON files({BASENAME_SQL});
 CREATE TABLE IF NOT EXISTS bm25_vocab (term TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bm25_segments (id INTEGER PRIMARY KEY, n_docs INTEGER NOT NULL, doc_len BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bm25_postings (seg_id INTEGER NOT NULL, term_id INTEGER NOT NULL, docs BLOB NOT NULL,
@@ -70,8 +91,10 @@ CREATE TABLE IF NOT EXISTS walk_state (kind TEXT NOT NULL, path TEXT NOT NULL, s
     mtime_ns INTEGER NOT NULL, PRIMARY KEY (kind, path)) WITHOUT ROWID;
 """
 
-CHUNK_COLUMNS = ("id, path, language, kind, symbol, start_line, end_line, start_byte, end_byte, "
-                 "header, content_hash, text")
+# zlib level for the compressed columns, measured on site-packages (274 MB of chunk text, one shared CPU):
+# compressed per file, level 1 keeps 29% of the bytes at ~115 MB/s, level 6 25% at less than half the
+# speed; the cold index must not pay seconds for it.
+ZLIB_LEVEL = 1
 
 
 def index_dir(repo: Path) -> Path:
@@ -180,35 +203,157 @@ def wipe_index(repo: Path) -> None:
 
 # ---------------------------------------------------------------------------- rows <-> dataclasses
 
-def chunk_row(chunk: Chunk) -> tuple[Any, ...]:
-    return (chunk.id, chunk.path, chunk.language, chunk.kind, chunk.symbol, chunk.start_line, chunk.end_line,
-            chunk.start_byte, chunk.end_byte, chunk.header, chunk.content_hash, chunk.text)
+def pack_text(text: str) -> bytes:
+    """A compressed column's bytes for ``text`` (see the module docstring for why)."""
+    return zlib.compress(text.encode("utf-8"), ZLIB_LEVEL)
 
 
-def row_chunk(row: tuple[Any, ...]) -> Chunk:
-    return Chunk(id=row[0], path=row[1], language=row[2], kind=row[3], symbol=row[4], start_line=row[5],
-                 end_line=row[6], start_byte=row[7], end_byte=row[8], header=row[9], content_hash=row[10],
-                 text=row[11])
+def unpack_text(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8")
 
 
-def symbols_json(symbols: FileSymbols) -> str:
-    return json.dumps({
-        "definitions": [[d.name, d.qualified_name, d.kind, d.start_line, d.end_line, d.signature]
-                        for d in symbols.definitions],
-        "references": list(symbols.references),
-        "imports": list(symbols.imports),
-    })
+def pack_file_chunks(chunks: Sequence[Chunk]) -> bytes:
+    """One file's chunks as one compressed value: small chunks compress poorly alone (43% of their
+    bytes on site-packages), a file's together well (29%), and readers want whole files or a few hits.
+
+    A line of JSON with each chunk's small fields and its header and text lengths, then the headers
+    and texts back to back: JSON-escaping the texts would cost more than compressing them.
+    """
+    meta = [[c.language, c.kind, c.symbol, c.start_line, c.end_line, c.start_byte, c.end_byte, c.content_hash,
+             len(c.header), len(c.text)] for c in chunks]
+    parts = [json.dumps(meta, ensure_ascii=False, separators=(",", ":")), "\n"]
+    for c in chunks:
+        parts += (c.header, c.text)
+    return pack_text("".join(parts))
 
 
-def json_symbols(path: str, language: str, data: str) -> FileSymbols:
-    raw = json.loads(data)
-    definitions = tuple(
-        SymbolDef(name=d[0], qualified_name=d[1], kind=d[2], path=path, start_line=d[3], end_line=d[4],
-                  signature=d[5])
-        for d in raw["definitions"]
-    )
-    return FileSymbols(path=path, language=language, definitions=definitions,
-                       references=tuple(raw["references"]), imports=tuple(raw["imports"]))
+def unpack_file_chunks(blob: bytes, chunk_ids: Sequence[str | None], path: str) -> list[Chunk | None]:
+    """The chunks of :func:`pack_file_chunks` in the order packed (index = ``chunks.seq``), given their
+    ids (``None`` for one not wanted: it is skipped, not built)."""
+    raw = unpack_text(blob)
+    newline = raw.index("\n")  # JSON escapes every newline inside strings
+    at = newline + 1
+    out: list[Chunk | None] = []
+    for f, chunk_id in zip(json.loads(raw[:newline]), chunk_ids, strict=False):
+        header_end = at + f[8]
+        text_end = header_end + f[9]
+        out.append(None if chunk_id is None else Chunk(
+            id=chunk_id, path=path, language=f[0], kind=f[1], symbol=f[2], start_line=f[3], end_line=f[4],
+            start_byte=f[5], end_byte=f[6], content_hash=f[7], header=raw[at:header_end],
+            text=raw[header_end:text_end]))
+        at = text_end
+    return out
+
+
+def insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk]) -> None:
+    """Store new chunks, one ``chunk_files`` row per file (the caller deleted the files' old ones)."""
+    by_path: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_path.setdefault(c.path, []).append(c)
+    rows: list[tuple[str, int, int, int]] = []
+    for path, file_chunks in by_path.items():
+        file_id = conn.execute("INSERT INTO chunk_files(path, body) VALUES (?, ?)",
+                               (path, pack_file_chunks(file_chunks))).lastrowid
+        rows += [(c.id, file_id, seq, c.start_line) for seq, c in enumerate(file_chunks)]
+    conn.executemany("INSERT OR REPLACE INTO chunks(id, file_id, seq, start_line) VALUES (?, ?, ?, ?)", rows)
+
+
+def delete_chunks(conn: sqlite3.Connection, paths: Iterable[str], ids: Sequence[str]) -> None:
+    """Remove the chunks ``ids`` and the stored chunk text of ``paths`` (all of those files' chunks)."""
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        conn.execute(f"DELETE FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)
+    conn.executemany("DELETE FROM chunk_files WHERE path = ?", [(p,) for p in paths])
+
+
+def chunk_ids_of(conn: sqlite3.Connection, path: str) -> list[str]:
+    """The ids of a file's chunks, from its manifest row (``[]`` for a file not indexed)."""
+    row = conn.execute("SELECT chunk_ids FROM files WHERE path = ?", (path,)).fetchone()
+    return json_list(row[0]) if row else []
+
+
+# ---------------------------------------------------------------------------- symbols
+
+def name_key(name: str) -> str:
+    """The lookup key of a name: its last dotted part, lower-cased.
+
+    A definition is found under the key of its simple name and, when it differs, of its
+    qualified name, so one indexed equality finds every definition that a name matches
+    exactly, ignoring case, as a qualified name or as a qualified-name suffix
+    (``Order.total`` and ``total`` both have the key ``total``).
+    """
+    return name.rsplit(".", 1)[-1].lower()
+
+
+def delete_symbols(conn: sqlite3.Connection, path: str) -> None:
+    """Remove a file's symbols row and its definitions (call inside the writer's transaction)."""
+    conn.execute("DELETE FROM definitions WHERE file_id IN (SELECT id FROM symbols WHERE path = ?)", (path,))
+    conn.execute("DELETE FROM symbols WHERE path = ?", (path,))
+
+
+def write_symbols(conn: sqlite3.Connection, path: str, language: str, symbols: FileSymbols) -> None:
+    """Replace a file's symbols: definitions as rows, references and imports as one compressed value."""
+    delete_symbols(conn, path)
+    data = pack_text(json.dumps([list(symbols.references), list(symbols.imports)], separators=(",", ":")))
+    file_id = conn.execute("INSERT INTO symbols(path, language, data) VALUES (?, ?, ?)",
+                           (path, language, data)).lastrowid
+    rows = []
+    for seq, d in enumerate(symbols.definitions):
+        key, qkey = name_key(d.name), name_key(d.qualified_name)
+        rows.append((file_id, seq, key, None if qkey == key else qkey, d.name, d.qualified_name, d.kind,
+                     d.start_line, d.end_line, d.signature))
+    conn.executemany("INSERT INTO definitions(file_id, seq, key, qkey, name, qualified_name, kind, start_line, "
+                     "end_line, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+_DEFINITION_COLUMNS = "s.path, d.name, d.qualified_name, d.kind, d.start_line, d.end_line, d.signature"
+
+
+def _definition(row: tuple[Any, ...]) -> SymbolDef:
+    return SymbolDef(name=row[1], qualified_name=row[2], kind=row[3], path=row[0], start_line=row[4],
+                     end_line=row[5], signature=row[6])
+
+
+def load_symbols(conn: sqlite3.Connection) -> dict[str, FileSymbols]:
+    """Every file's symbols, by path in path order (definitions in source order, as extracted).
+
+    Definitions are read in primary-key order without a join (a join looks each row's file up).
+    """
+    files = conn.execute("SELECT id, path, language, data FROM symbols ORDER BY path").fetchall()
+    path_of = {file_id: path for file_id, path, _, _ in files}
+    definitions: dict[int, list[SymbolDef]] = {}
+    for file_id, name, qualified, kind, start, end, signature in conn.execute(
+            "SELECT file_id, name, qualified_name, kind, start_line, end_line, signature FROM definitions "
+            "ORDER BY file_id, seq"):
+        definitions.setdefault(file_id, []).append(SymbolDef(
+            name=name, qualified_name=qualified, kind=kind, path=path_of[file_id], start_line=start,
+            end_line=end, signature=signature))
+    out: dict[str, FileSymbols] = {}
+    for file_id, path, language, data in files:
+        references, imports = json.loads(unpack_text(data))
+        out[path] = FileSymbols(path=path, language=language, definitions=tuple(definitions.get(file_id, ())),
+                                references=tuple(references), imports=tuple(imports))
+    return out
+
+
+def definitions_by_keys(conn: sqlite3.Connection, keys: Iterable[str]) -> list[SymbolDef]:
+    """Definitions filed under any of ``keys`` (see :func:`name_key`), in path then source order."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(
+        f"SELECT {_DEFINITION_COLUMNS}, d.file_id, d.seq FROM definitions d JOIN symbols s ON s.id = d.file_id "
+        f"WHERE d.key IN ({marks}) UNION "
+        f"SELECT {_DEFINITION_COLUMNS}, d.file_id, d.seq FROM definitions d JOIN symbols s ON s.id = d.file_id "
+        f"WHERE d.qkey IN ({marks}) ORDER BY 1, 9", [*wanted, *wanted])
+    return [_definition(row) for row in rows]
+
+
+def files_with_basename(conn: sqlite3.Connection, basename: str) -> list[str]:
+    """Indexed files whose last path component is ``basename``, sorted."""
+    return [r[0] for r in conn.execute(
+        f"SELECT path FROM files WHERE {BASENAME_SQL} = ? AND status = 'indexed' ORDER BY path", (basename,))]
 
 
 def list_json(items: list[str]) -> str:
@@ -230,12 +375,40 @@ def vectors_by_key(conn: sqlite3.Connection, table: str, keys: Iterable[str]) ->
 
 
 def fetch_chunks(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Chunk]:
-    """Chunks by id (missing ids are simply absent: they were replaced since the caller looked)."""
+    """Chunks by id (missing ids are simply absent: they were replaced since the caller looked).
+
+    Each file holding a wanted chunk is decompressed once.  Outside a transaction a writer may
+    commit between the two reads: ``chunk_files`` ids are never reused (AUTOINCREMENT), so a
+    replaced file's chunks are then absent, never read from another file's text.
+    """
     wanted = list(dict.fromkeys(ids))
-    found: dict[str, Chunk] = {}
+    by_file: dict[int, dict[int, str]] = {}
     for start in range(0, len(wanted), 500):
         part = wanted[start:start + 500]
         marks = ",".join("?" * len(part))
-        for row in conn.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", part):
-            found[row[0]] = row_chunk(row)
+        for cid, file_id, seq in conn.execute(f"SELECT id, file_id, seq FROM chunks WHERE id IN ({marks})", part):
+            by_file.setdefault(file_id, {})[seq] = cid
+    found: dict[str, Chunk] = {}
+    file_ids = sorted(by_file)
+    for start in range(0, len(file_ids), 500):
+        part = file_ids[start:start + 500]
+        for file_id, path, body in conn.execute(
+                f"SELECT id, path, body FROM chunk_files WHERE id IN ({','.join('?' * len(part))})", part):
+            found.update((c.id, c) for c in _file_chunks(body, by_file[file_id], path) if c is not None)
     return found
+
+
+def _file_chunks(body: bytes, ids_by_seq: dict[int, str], path: str) -> list[Chunk | None]:
+    return unpack_file_chunks(body, [ids_by_seq.get(seq) for seq in range(max(ids_by_seq, default=-1) + 1)], path)
+
+
+def all_chunks(conn: sqlite3.Connection) -> list[Chunk]:
+    """Every chunk, by path and then line (call inside a read transaction)."""
+    by_file: dict[int, dict[int, str]] = {}
+    for cid, file_id, seq in conn.execute("SELECT id, file_id, seq FROM chunks"):
+        by_file.setdefault(file_id, {})[seq] = cid
+    out: list[Chunk] = []
+    for file_id, path, body in conn.execute("SELECT id, path, body FROM chunk_files ORDER BY path"):
+        file_chunks = [c for c in _file_chunks(body, by_file.get(file_id, {}), path) if c is not None]
+        out += sorted(file_chunks, key=lambda c: c.start_line)
+    return out

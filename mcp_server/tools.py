@@ -250,7 +250,7 @@ class RepoTools:
         if not name:
             raise ToolError("symbol is empty: give a name such as total or Order.total")
         reader = self.reader()
-        found = find_definitions(reader.symbols(), name)
+        found = find_definitions(reader, name)
         defs = [_definition(d) for d in found[:MAX_K]]
         source = _source_of(reader, found[0]) if found else ""
         if not found:

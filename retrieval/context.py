@@ -42,7 +42,7 @@ from retrieval.definitions import DefinitionCandidate, definitions_at, names_nea
 from retrieval.query import analyze_query
 from retrieval.repo_map import build_repo_map, index_digest
 from retrieval.rules import RULES_REASON, project_rules
-from retrieval.search import Reader, search, symbol_index
+from retrieval.search import Reader, SymbolIndex, search
 from retrieval.spans import Span, merge_spans, subtract_spans
 from retrieval.types import BuiltContext, ContextItem, SearchHit, Target
 from retrieval.window import Window, cursor_window
@@ -475,9 +475,8 @@ def build_context(
         packer.offer(path, (1, len(pinned_lines)), "pinned", "pinned file", 1.0, head_ok=True)
 
     symbols = reader.symbols()
-    index = symbol_index(reader)
     candidates: list[DefinitionCandidate] = definitions_at(
-        symbols, target.path, lines, target.line, visible=visible, by_name=index.by_name,
+        symbols, target.path, lines, target.line, visible=visible, defined=SymbolIndex(reader).defined,
         limit=max(settings.top_k, 10))
     cap = max(1, int(budget * DEFINITION_SHARE))
     # With a question, definitions get a quota so the search hits for it still find room.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from indexer.types import FileSymbols, SymbolDef
@@ -138,14 +138,15 @@ def definitions_at(
     *,
     visible: tuple[int, int] | None = None,
     limit: int = 20,
-    by_name: Mapping[str, list[SymbolDef]] | None = None,
+    defined: Callable[[str], Sequence[SymbolDef]] | None = None,
 ) -> list[DefinitionCandidate]:
     """Definitions of the names used around ``line`` of the active file, best first.
 
     ``visible`` is the active-file span already in the context: definitions inside it are
-    skipped.  ``by_name`` may pass a prebuilt name → definitions index (it is built otherwise).
+    skipped.  ``defined`` may look a name's definitions up in the index (a name → definitions
+    dict of ``symbols`` is built otherwise).
     """
-    index = by_name if by_name is not None else _definitions_by_name(symbols)
+    lookup = defined if defined is not None else _definitions_by_name(symbols).get
     active = symbols.get(active_path) or FileSymbols(path=active_path, language="")
     imports = imported_files(active, symbols)
     imported_names = {name for names in imports.values() for name in names}
@@ -161,7 +162,7 @@ def definitions_at(
     active_dir = posixpath.dirname(active_path)
     found: list[DefinitionCandidate] = []
     for name, weight in weights.items():
-        defs = index.get(name)
+        defs = lookup(name)
         if not defs:
             continue
         ambiguity = math.sqrt(len(defs))

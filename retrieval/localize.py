@@ -35,7 +35,7 @@ from indexer.types import Chunk
 from retrieval.fusion import rrf_fuse
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens, message_words
 from retrieval.render import heading
-from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_index, symbol_matches
+from retrieval.search import Reader, SymbolIndex, _ChunkLookup, is_test_path, symbol_matches
 from retrieval.types import FileHit, Localization, SearchHit
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def _frame_files(analysis: QueryAnalysis, index: SymbolIndex) -> list[str]:
     for frame in reversed(analysis.frames):
         found += [p for p in index.files_named(frame.path) if p not in found]
     for name in analysis.frame_names:
-        defs = index.by_name.get(name, [])
+        defs = index.defined(name)
         if 0 < len(defs) <= 3:
             found += [d.path for d in defs if d.path not in found]
     return found
@@ -175,7 +175,7 @@ def localize(
     if k <= 0 or not issue_text.strip():
         return Localization([])
     analysis = analyze_query(issue_text)
-    index = symbol_index(reader)
+    index = SymbolIndex(reader)
     lookup = _ChunkLookup(reader)
     chunk_lists: dict[str, list[Chunk]] = {}
     file_lists: dict[str, list[str]] = {}

@@ -18,13 +18,13 @@ vector list; ``hybrid`` all four.  Filters (path glob, language) apply to every 
 from __future__ import annotations
 
 import fnmatch
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from base.config import RetrievalSettings
 from base.errors import RetrievalError
+from indexer.store import name_key
 from indexer.types import Chunk, FileSymbols, SymbolDef
 from retrieval.fusion import rrf_fuse
 from retrieval.query import QueryAnalysis, analyze_query, boosted_tokens
@@ -52,6 +52,10 @@ class Reader(Protocol):
     def chunks_for_file(self, path: str) -> list[Chunk]: ...
 
     def symbols(self) -> Mapping[str, FileSymbols]: ...
+
+    def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]: ...
+
+    def files_with_basename(self, basename: str) -> list[str]: ...
 
     def bm25_search_tokens(self, tokens: Sequence[str], k: int) -> list[tuple[Chunk, float]]: ...
 
@@ -107,29 +111,46 @@ def file_paths(reader: Reader) -> list[str]:
 
 
 class SymbolIndex:
-    """Name → definitions over the whole repository, and file paths, built once per reader."""
+    """Name → definitions and mention → files for one query, looked up in the index by name.
 
-    def __init__(self, symbols: Mapping[str, FileSymbols], paths: Iterable[str]) -> None:
-        self.by_name: dict[str, list[SymbolDef]] = {}
-        self.by_lower: dict[str, list[SymbolDef]] = {}
-        for fs in symbols.values():
-            for d in fs.definitions:
-                self.by_name.setdefault(d.name, []).append(d)
-                self.by_lower.setdefault(d.name.lower(), []).append(d)
-        self.paths = sorted(set(paths) | set(symbols))
-        self.path_set = set(self.paths)
-        self.by_basename: dict[str, list[str]] = {}
-        for path in self.paths:
-            self.by_basename.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+    A query names a handful of identifiers and files; looking each up (one indexed read,
+    memoised here) costs the same on a 20-file project and a kernel tree, where loading the
+    whole symbol table would take seconds.  Build one per query: it does not follow a reader
+    that is re-indexed under it.
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self._candidates: dict[str, list[SymbolDef]] = {}
+        self._basenames: dict[str, list[str]] = {}
+
+    def _named(self, name: str) -> list[SymbolDef]:
+        key = name_key(name)
+        if key not in self._candidates:
+            self._candidates[key] = self.reader.definitions_named([name])
+        return self._candidates[key]
+
+    def defined(self, name: str) -> list[SymbolDef]:
+        """Definitions whose simple name is exactly ``name``, by path then source order."""
+        return [d for d in self._named(name) if d.name == name]
+
+    def defined_ignoring_case(self, name: str) -> list[SymbolDef]:
+        """Definitions whose simple name is ``name`` ignoring case, by path then source order."""
+        lower = name.lower()
+        return [d for d in self._named(name) if d.name.lower() == lower]
+
+    def _with_basename(self, basename: str) -> list[str]:
+        if basename not in self._basenames:
+            self._basenames[basename] = self.reader.files_with_basename(basename)
+        return self._basenames[basename]
 
     def files_named(self, mention: str) -> list[str]:
         """Repository files a mention like ``requests/models.py`` or ``models.py`` refers to."""
         mention = mention.replace("\\", "/").lstrip("./")
-        if mention in self.path_set:
+        same_base = self._with_basename(mention.rsplit("/", 1)[-1])
+        if mention in same_base:
             return [mention]
-        base = mention.rsplit("/", 1)[-1]
-        return [p for p in self.by_basename.get(base, []) if p == mention or p.endswith("/" + mention)
-                or mention.endswith("/" + p)]
+        return [p for p in same_base if p.endswith("/" + mention) or mention.endswith("/" + p)]
 
     def module_files(self, dotted: str) -> list[str]:
         """Files a dotted module path names (``requests.models`` → ``requests/models.py``)."""
@@ -144,27 +165,6 @@ class SymbolIndex:
             if found:
                 break
         return found
-
-
-_INDEX_CACHE: weakref.WeakKeyDictionary[Any, tuple[Mapping[str, FileSymbols], SymbolIndex]] = (
-    weakref.WeakKeyDictionary())
-
-
-def symbol_index(reader: Reader) -> SymbolIndex:
-    """The :class:`SymbolIndex` of ``reader``, rebuilt only when the reader's symbol table changes.
-
-    The reader hands out the same ``symbols()`` mapping until the index is updated (a new
-    generation), so identity tells whether the cached index is still current.
-    """
-    symbols = reader.symbols()
-    try:
-        cached = _INDEX_CACHE.get(reader)
-    except TypeError:  # not weak-referenceable: build each time
-        return SymbolIndex(symbols, file_paths(reader))
-    if cached is None or cached[0] is not symbols:
-        cached = (symbols, SymbolIndex(symbols, file_paths(reader)))
-        _INDEX_CACHE[reader] = cached
-    return cached[1]
 
 
 def effective_mode(reader: Reader, mode: str) -> tuple[str, str | None]:
@@ -221,10 +221,10 @@ def symbol_matches(analysis: QueryAnalysis, index: SymbolIndex) -> list[tuple[st
     """
     out: list[tuple[float, int, str, list[SymbolDef]]] = []
     for order, name in enumerate(analysis.names):
-        defs = index.by_name.get(name)
+        defs = index.defined(name)
         penalty = 1.0
         if not defs:
-            defs = index.by_lower.get(name.lower())
+            defs = index.defined_ignoring_case(name)
             penalty = 3.0
         if defs:
             out.append((len(defs) * penalty, order, name, defs))
@@ -295,12 +295,12 @@ def search(
     matched: dict[str, set[str]] = {}
     if run_mode in ("bm25", "hybrid"):
         lexical, matched = lexical_lists(reader, analysis, candidates, filters, _ChunkLookup(reader),
-                                         symbol_index(reader))
+                                         SymbolIndex(reader))
         lists.update(lexical)
     if run_mode in ("vector", "hybrid"):
         paths = None
         if filters.path_glob:
-            paths = [p for p in symbol_index(reader).paths if filters.path_ok(p)]
+            paths = [p for p in file_paths(reader) if filters.path_ok(p)]
         found = reader.vector_search(query, candidates * (3 if filters.language else 1), paths=paths)
         lists["vector"] = [c for c, _ in found if filters.accepts(c)][:candidates]
     weights = {"bm25": settings.bm25_weight, "vector": settings.vector_weight,

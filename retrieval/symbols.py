@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from indexer.store import name_key
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
 EXACT_QUALIFIED, EXACT_NAME, QUALIFIED_SUFFIX = 0, 1, 2
@@ -38,21 +40,42 @@ def match_rank(definition: SymbolDef, wanted: str) -> int | None:
     return None
 
 
-def find_definitions(symbols: Mapping[str, FileSymbols], name: str, *, path: str | None = None) -> list[SymbolDef]:
+class DefinitionSource(Protocol):
+    """Where definitions are looked up by name: the index reader (by SQL) or a :class:`SymbolTable`."""
+
+    def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]: ...
+
+
+class SymbolTable:
+    """A symbol table already in memory as a :class:`DefinitionSource` (what the reader does by SQL).
+
+    For callers holding the whole table anyway (references, test fakes): the candidates are
+    the same as :meth:`indexer.reader.IndexReader.definitions_named`'s, in table order.
+    """
+
+    def __init__(self, symbols: Mapping[str, FileSymbols]) -> None:
+        self.symbols = symbols
+
+    def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]:
+        keys = {name_key(n) for n in names}
+        return [d for fs in self.symbols.values() for d in fs.definitions
+                if name_key(d.name) in keys or name_key(d.qualified_name) in keys]
+
+
+def find_definitions(source: DefinitionSource, name: str, *, path: str | None = None) -> list[SymbolDef]:
     """Every definition matching ``name``, best match first (then by path and line).
 
-    ``path`` restricts the search to one file (``explain FILE:SYMBOL``).
+    ``path`` restricts the search to one file (``explain FILE:SYMBOL``).  One indexed lookup
+    of the name's candidates, whatever the size of the repository.
     """
     wanted = clean_symbol_name(name)
     if not wanted:
         return []
-    files = [symbols[path]] if path is not None and path in symbols else [] if path is not None else symbols.values()
     ranked: list[tuple[int, str, int, SymbolDef]] = []
-    for file_symbols in files:
-        for d in file_symbols.definitions:
-            rank = match_rank(d, wanted)
-            if rank is not None:
-                ranked.append((rank, d.path, d.start_line, d))
+    for d in source.definitions_named([wanted]):
+        rank = match_rank(d, wanted)
+        if rank is not None and (path is None or d.path == path):
+            ranked.append((rank, d.path, d.start_line, d))
     ranked.sort(key=lambda item: item[:3])
     return [item[3] for item in ranked]
 
@@ -100,7 +123,7 @@ def find_references(
         return []
     simple = wanted.rsplit(".", 1)[-1]
     owner = wanted.rsplit(".", 2)[-2] if "." in wanted else ""
-    defined = find_definitions(symbols, wanted)
+    defined = find_definitions(SymbolTable(symbols), wanted)
     defining_files = {d.path for d in defined}
     # a definition's own header (decorators, a signature over several lines) is not a use of it
     definition_lines = {(d.path, line) for d in defined for line in range(d.start_line, d.start_line + HEADER_LINES)}

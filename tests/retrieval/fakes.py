@@ -7,13 +7,14 @@ rank-bm25 over the indexer's own tokenizer; the integration tests use the real r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
 from indexer.tokenize import code_tokens, path_tokens
-from indexer.types import Chunk, FileSymbols
+from indexer.types import Chunk, FileSymbols, SymbolDef
+from retrieval.symbols import SymbolTable
 
 
 def chunk_file(path: str, text: str, language: str = "python") -> list[Chunk]:
@@ -62,6 +63,12 @@ class FakeReader:
 
     def symbols(self) -> dict[str, FileSymbols]:
         return self._symbols
+
+    def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]:
+        return SymbolTable(self._symbols).definitions_named(names)
+
+    def files_with_basename(self, basename: str) -> list[str]:
+        return [p for p in self.files() if p.rsplit("/", 1)[-1] == basename]
 
     def bm25_search(self, query: str, k: int = 20) -> list[tuple[Chunk, float]]:
         return self.bm25_search_tokens(code_tokens(query), k)
