@@ -564,7 +564,7 @@ class Session:
             end = min(end_line, total)
             return ExplainTarget(path, line, end, f"{path}:{line}-{end}")
         reader = self._reader_or_none()
-        file_symbols = reader.symbols().get(path) if reader is not None else None
+        file_symbols = reader.file_symbols(path) if reader is not None else None
         defined = [d for d in (file_symbols.definitions if file_symbols else ()) if d.start_line <= line <= d.end_line]
         if defined:  # the innermost definition the cursor is in
             d = min(defined, key=lambda d: d.end_line - d.start_line)

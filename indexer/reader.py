@@ -15,7 +15,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,31 @@ class IndexReader:
                     self._conn.execute("COMMIT")
             return self._symbols
 
+    def symbol_view(self) -> Mapping[str, FileSymbols]:
+        """The symbol table as a mapping that reads a file's symbols when it is asked for.
+
+        Building one context reads a handful of files' symbols (the active file, the files it
+        imports, a definition's outline): on a kernel-sized tree that is milliseconds, while
+        :meth:`symbols` decodes every file (seconds).  Once the whole table is loaded, it is
+        what this returns.
+        """
+        self._refresh()
+        with self._lock:
+            if self._symbols is not None:
+                return self._symbols
+        return _SymbolView(self)
+
+    def file_symbols(self, path: str) -> FileSymbols | None:
+        """One indexed file's symbols (``None`` when the index has none for it), read by key."""
+        with self._lock:
+            if self._symbols is not None:
+                return self._symbols.get(path)
+            self._conn.execute("BEGIN")  # the symbols row and its definitions are one snapshot
+            try:
+                return store.load_file_symbols(self._conn, path)
+            finally:
+                self._conn.execute("COMMIT")
+
     def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]:
         """Every definition a name in ``names`` may refer to, by path then source order, read by index.
 
@@ -356,3 +381,28 @@ class IndexReader:
         with self._lock:
             row = self._conn.execute("SELECT hash FROM files WHERE path = ?", (path,)).fetchone()
         return row is None or store.file_hash(Path(location)) != row[0]
+
+
+class _SymbolView(Mapping[str, FileSymbols]):
+    """:meth:`IndexReader.symbol_view` before the whole table is loaded: files read on demand, memoised."""
+
+    def __init__(self, reader: IndexReader) -> None:
+        self._reader = reader
+        self._files: dict[str, FileSymbols | None] = {}
+
+    def __getitem__(self, path: str) -> FileSymbols:
+        if path not in self._files:
+            self._files[path] = self._reader.file_symbols(path)
+        found = self._files[path]
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.get(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader.files())
+
+    def __len__(self) -> int:
+        return self._reader.file_count()

@@ -328,12 +328,28 @@ def load_symbols(conn: sqlite3.Connection) -> dict[str, FileSymbols]:
         definitions.setdefault(file_id, []).append(SymbolDef(
             name=name, qualified_name=qualified, kind=kind, path=path_of[file_id], start_line=start,
             end_line=end, signature=signature))
-    out: dict[str, FileSymbols] = {}
-    for file_id, path, language, data in files:
-        references, imports = json.loads(unpack_text(data))
-        out[path] = FileSymbols(path=path, language=language, definitions=tuple(definitions.get(file_id, ())),
-                                references=tuple(references), imports=tuple(imports))
-    return out
+    return {path: _file_symbols(path, language, data, definitions.get(file_id, ()))
+            for file_id, path, language, data in files}
+
+
+def load_file_symbols(conn: sqlite3.Connection, path: str) -> FileSymbols | None:
+    """One file's symbols, as :func:`load_symbols` builds them (``None``: not indexed), read by key."""
+    row = conn.execute("SELECT id, language, data FROM symbols WHERE path = ?", (path,)).fetchone()
+    if row is None:
+        return None
+    file_id, language, data = row
+    definitions = [SymbolDef(name=name, qualified_name=qualified, kind=kind, path=path, start_line=start,
+                             end_line=end, signature=signature)
+                   for name, qualified, kind, start, end, signature in conn.execute(
+                       "SELECT name, qualified_name, kind, start_line, end_line, signature FROM definitions "
+                       "WHERE file_id = ? ORDER BY seq", (file_id,))]
+    return _file_symbols(path, language, data, definitions)
+
+
+def _file_symbols(path: str, language: str, data: bytes, definitions: Iterable[SymbolDef]) -> FileSymbols:
+    references, imports = json.loads(unpack_text(data))
+    return FileSymbols(path=path, language=language, definitions=tuple(definitions),
+                       references=tuple(references), imports=tuple(imports))
 
 
 def definitions_by_keys(conn: sqlite3.Connection, keys: Iterable[str]) -> list[SymbolDef]:

@@ -474,7 +474,7 @@ def build_context(
             raise RetrievalError(f"pinned file not found: {path}")
         packer.offer(path, (1, len(pinned_lines)), "pinned", "pinned file", 1.0, head_ok=True)
 
-    symbols = reader.symbols()
+    symbols = reader.symbol_view()  # files' symbols read as asked for, not the whole table
     candidates: list[DefinitionCandidate] = definitions_at(
         symbols, target.path, lines, target.line, visible=visible, defined=SymbolIndex(reader).defined,
         limit=max(settings.top_k, 10))

@@ -64,6 +64,9 @@ class FakeReader:
     def symbols(self) -> dict[str, FileSymbols]:
         return self._symbols
 
+    def symbol_view(self) -> dict[str, FileSymbols]:
+        return self._symbols
+
     def definitions_named(self, names: Iterable[str]) -> list[SymbolDef]:
         return SymbolTable(self._symbols).definitions_named(names)
 
