@@ -64,13 +64,46 @@ def names_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES, afte
     return weights
 
 
-def resolve_module(spec: str, from_path: str, files: Mapping[str, object] | set[str]) -> str | None:
+class ModuleFiles:
+    """The repository's files as import resolution asks about them: membership, and path suffixes.
+
+    The last-resort rule of :func:`resolve_module` (a file whose path ends with the dotted
+    name) once scanned every file for every unresolved import — on a 24K-file tree, a third-party
+    import cost ~10 ms and a file's context ~1 s.  The files are grouped once by the last
+    component of their stem (``__init__`` files also under their package's name), which is
+    what the rule's suffix must end with, in the files' own order.
+    """
+
+    def __init__(self, files: Mapping[str, object] | set[str]) -> None:
+        self.files = files
+        self._by_last: dict[str, list[str]] | None = None
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.files
+
+    def ending_with(self, last: str) -> list[str]:
+        """Files whose stem ends in ``last`` or ``last/__init__``, in the files' order."""
+        if self._by_last is None:
+            self._by_last = {}
+            for path in self.files:
+                stem = path.rsplit(".", 1)[0]
+                head, _, name = stem.rpartition("/")
+                self._by_last.setdefault(name, []).append(path)
+                if name == "__init__" and head:
+                    self._by_last.setdefault(head.rsplit("/", 1)[-1], []).append(path)
+        return self._by_last.get(last, [])
+
+
+def resolve_module(spec: str, from_path: str, files: Mapping[str, object] | set[str] | ModuleFiles) -> str | None:
     """The repository file an import names, or None (third-party or unknown).
 
     Handles Python absolute (``shopcore.pricing.tax``) and relative (``..models``) modules,
     JavaScript/TypeScript relative specifiers (``./client``), and as a last resort any file
     whose path ends with the dotted name turned into a path (Java, Go packages, src/ layouts).
+    Pass one :class:`ModuleFiles` when resolving several imports against the same files.
     """
+    if not isinstance(files, ModuleFiles):
+        files = ModuleFiles(files)
     spec = spec.strip()
     if not spec:
         return None
@@ -95,7 +128,7 @@ def resolve_module(spec: str, from_path: str, files: Mapping[str, object] | set[
             return candidate
     if not spec.startswith("."):
         tail = "/" + spec.replace(".", "/")
-        for path in files:
+        for path in files.ending_with(tail.rsplit("/", 1)[-1]):
             stem = path.rsplit(".", 1)[0]
             if stem.endswith(tail) or stem.endswith(tail + "/__init__"):
                 return path
@@ -109,14 +142,15 @@ def imported_files(active: FileSymbols, files: Mapping[str, object]) -> dict[str
     ``Name`` imported from ``pkg.module``.
     """
     result: dict[str, set[str]] = {}
+    modules = ModuleFiles(files)
     for spec in active.imports:
-        path = resolve_module(spec, active.path, files)
+        path = resolve_module(spec, active.path, modules)
         if path is not None:
             result.setdefault(path, set())
             continue
         if "." in spec.strip("."):
             module, _, name = spec.rpartition(".")
-            path = resolve_module(module, active.path, files)
+            path = resolve_module(module, active.path, modules)
             if path is not None:
                 result.setdefault(path, set()).add(name)
     return result

@@ -177,3 +177,22 @@ def test_budget_is_never_exceeded(mini: tuple[FakeReader, Path], path: str, line
     fim = whitespace_tokens(ctx.other_text) + whitespace_tokens(ctx.prefix) + whitespace_tokens(ctx.suffix)
     assert fim <= budget
     assert sum(i.tokens for i in ctx.items) >= 0
+
+
+def test_the_suffix_rule_finds_what_a_scan_of_every_file_finds() -> None:
+    """Import resolution's last resort, grouped by stem, equals the plain scan in the files' order."""
+    files = {p: None for p in ["a/src/pkg/util.py", "b/pkg/util/__init__.py", "c/pkg/util.ts", "pkg_util.py",
+                               "x/y/__init__.py", "z/y.go", "lib/y/__init__.py", "top.py"]}
+
+    def scan(spec: str) -> str | None:
+        module = spec.replace(".", "/")
+        direct = [f"{module}.py", f"{module}/__init__.py", f"src/{module}.py", f"src/{module}/__init__.py"]
+        if any(p in files for p in direct):
+            return next(p for p in direct if p in files)
+        tail = "/" + module
+        return next((p for p in files if p.rsplit(".", 1)[0].endswith((tail, tail + "/__init__"))), None)
+
+    for spec in ["pkg.util", "util", "y", "x.y", "lib.y", "top", "pkg", "nothing.here", "y.__init__"]:
+        assert resolve_module(spec, "other/file.py", files) == scan(spec), spec
+    assert resolve_module("pkg.util", "other/file.py", files) == "a/src/pkg/util.py"
+    assert resolve_module("y", "other/file.py", files) == "x/y/__init__.py"
