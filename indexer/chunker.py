@@ -30,7 +30,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from indexer.languages import SPECS, LangSpec, import_query, parser_for, reference_query
+from indexer.languages import SPECS, LangSpec, parser_for, symbol_query
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
 CHUNKER_VERSION = 1
@@ -93,6 +93,7 @@ class _FileChunker:
         for line in self.lines:
             prefix.append(prefix[-1] + len(line) + 1)
         self.char_prefix = prefix
+        self.ascii = text.isascii()  # then byte offsets are character offsets (most source files)
         self.defs: list[SymbolDef] = []
         self.spec: LangSpec | None = SPECS.get(language)
 
@@ -451,11 +452,11 @@ def _ensure_coverage(chunker: _FileChunker, pieces: list[Piece]) -> list[Piece]:
     return result
 
 
-def _imports(language: str, root: Any) -> list[str]:
+def _imports(language: str, root: Any, captured: list[Any]) -> list[str]:
+    """The modules a file imports, in source order (``captured``: the ``@imp`` nodes of :func:`symbol_query`)."""
     spec = SPECS[language]
     found: list[str] = []
-    nodes = _walk_limited(root, spec.import_types, depth=4) if language == "ruby" else \
-        import_query(language).captures(root).get("imp", [])
+    nodes = _walk_limited(root, spec.import_types, depth=4) if language == "ruby" else captured
     for node in sorted(nodes, key=lambda n: n.start_byte):
         t = node.type
         if t == "import_statement" and language == "python":
@@ -498,9 +499,9 @@ def _walk_limited(root: Any, types: frozenset[str], depth: int) -> Any:
             stack.extend((c, level + 1) for c in reversed(node.children))
 
 
-def _references(language: str, root: Any, defined: set[str]) -> list[str]:
-    captures = reference_query(language).captures(root)
-    names = dict.fromkeys(node.text for node in captures.get("ref", ()))
+def _references(captured: list[Any], defined: set[str]) -> list[str]:
+    """Identifiers used in the file, first use first, without the ones it defines."""
+    names = dict.fromkeys(node.text for node in captured)
     out: list[str] = []
     for raw in names:
         name = raw.decode("utf-8", "replace") if raw else ""
@@ -521,8 +522,9 @@ def chunk_file(path: str, text: str, language: str, max_tokens: int = 400) -> Fi
             tree = parser.parse(text.encode("utf-8", "surrogatepass"))
             pieces = chunker.run(tree)
             defined = {d.name for d in chunker.defs}
-            references = _references(language, tree.root_node, defined)
-            imports = _imports(language, tree.root_node)
+            captures = symbol_query(language).captures(tree.root_node)
+            references = _references(captures.get("ref", []), defined)
+            imports = _imports(language, tree.root_node, captures.get("imp", []))
         except (RecursionError, ValueError, UnicodeError):
             fallback = True
             chunker.defs = []
@@ -539,16 +541,18 @@ def chunk_file(path: str, text: str, language: str, max_tokens: int = 400) -> Fi
 
 
 def _to_chunks(chunker: _FileChunker, pieces: list[Piece]) -> list[Chunk]:
-    raw_starts = _byte_line_starts(chunker.lines)
+    raw_starts = chunker.char_prefix if chunker.ascii else _byte_line_starts(chunker.lines)
     chunks: list[Chunk] = []
     for piece in pieces:
+        line = chunker.lines[piece.end]
         text = "\n".join(chunker.lines[piece.start:piece.end + 1])
         digest = content_hash(piece.header + "\0" + text)
         chunks.append(Chunk(
             id=chunk_id(chunker.path, piece.start + 1, piece.end + 1, digest),
             path=chunker.path, language=chunker.language, kind=piece.kind, symbol=piece.symbol,
             start_line=piece.start + 1, end_line=piece.end + 1,
-            start_byte=raw_starts[piece.start], end_byte=raw_starts[piece.end] + _byte_len(chunker.lines[piece.end]),
+            start_byte=raw_starts[piece.start],
+            end_byte=raw_starts[piece.end] + (len(line) if chunker.ascii else _byte_len(line)),
             text=text, header=piece.header, content_hash=digest,
         ))
     return chunks
