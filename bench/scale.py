@@ -233,8 +233,9 @@ def bench_corpus(name: str, repo: Path, args: argparse.Namespace) -> dict[str, s
 def bench_bm25_process(repo: Path, queries: list[str]) -> dict[str, str | float]:
     """The BM25 part of a search on its own: a fresh process opens the index and runs the queries.
 
-    The CLI ``search`` also refreshes stale files (a walk of the tree) and loads the symbol
-    table for name lookups; this row isolates what the BM25 index itself costs a process.
+    The CLI ``search`` also checks for stale files (stats, or a walk when the tree's shape
+    changed) and looks the query's names up; this row isolates what the BM25 index itself
+    costs a process.
     """
     code = (
         "import sys, time, json, resource\n"
