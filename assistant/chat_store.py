@@ -6,18 +6,16 @@ half-written chat; an unreadable file is skipped, never fatal.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.chat import Turn
+from base.atomic import write_atomic
 from base.errors import UsageError
 from base.paths import ensure_dir, repo_data_dir
 
@@ -67,15 +65,7 @@ class SessionStore:
             "pins": chat.pins,
         }
         target = self.directory / f"{chat.id}.json"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, indent=1)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(target, json.dumps(payload, indent=1), private=True)
         return target
 
     def load(self, chat_id: str) -> SavedChat:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -43,6 +41,7 @@ from assistant.events import (
     PreparedPrompt,
 )
 from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
+from base.atomic import write_atomic
 from base.config import IndexSettings, Settings
 from base.cpu import CpuPolicy
 from base.errors import GenerationCancelled, IndexMissingError, PatchError, UsageError
@@ -734,7 +733,7 @@ class Session:
             raise UsageError(f"{suggestion.path} changed: line {suggestion.line} no longer exists")
         offset = sum(len(x) for x in lines[: suggestion.line - 1]) + suggestion.col
         updated = text[:offset] + suggestion.text + text[offset:]
-        _atomic_write(self.repo / suggestion.path, updated)
+        write_atomic(self.repo / suggestion.path, updated, keep_mode=True)
         return updated
 
     def _reader_or_none(self) -> IndexReader | None:
@@ -870,20 +869,6 @@ def citations_or_sources(answer: str, files: Sequence[str], context: BuiltContex
         if item.path and citation not in seen and item.path in files:
             seen.append(citation)
     return seen[:MAX_SOURCES]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = [

@@ -19,9 +19,9 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
+from base.atomic import atomic_file
 from base.paths import user_cache_dir
 from retrieval.map_graph import GRAPH_FORMAT, MapGraph
 
@@ -66,15 +66,8 @@ def save(content_digest: str, graph: MapGraph) -> None:
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                np.savez(out, **graph.arrays())
-            os.replace(tmp, directory / f"{graph_key(content_digest)}.npz")
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with atomic_file(directory / f"{graph_key(content_digest)}.npz", private=True) as out:
+            np.savez(out, **graph.arrays())
     except OSError as exc:  # a full or read-only cache dir costs speed, not the answer
         log.warning("could not save the repo map cache in %s: %s", directory, exc)
         return

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from base.atomic import write_atomic
 from base.errors import UsageError
 
 RUN_FILE = "run.json"
@@ -25,9 +26,7 @@ REPORT_FILE = "report.json"
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write ``data`` as JSON via a temp file + rename, so a reader never sees half a report."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 class SampleStore:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from base.atomic import write_atomic
 from base.errors import ModelError
 from base.paths import ensure_dir, user_cache_dir
 
@@ -55,15 +56,8 @@ def gguf_sha256(path: Path) -> str:
     value = digest.hexdigest()
     index[key] = value
     with contextlib.suppress(OSError):
-        _atomic_write_text(ensure_dir(models_cache_dir()) / _HASH_INDEX, json.dumps(index, indent=1))
+        write_atomic(ensure_dir(models_cache_dir()) / _HASH_INDEX, json.dumps(index, indent=1), private=True)
     return value
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def cache_dir_for(gguf: Path) -> Path:

@@ -30,6 +30,7 @@ from pathlib import Path
 from assistant.patch.candidate import Candidate
 from assistant.patch.changes import FileChange
 from assistant.patch.safety import UnsafePath, resolve_in_repo
+from base.atomic import write_atomic
 from base.errors import PatchError
 from base.paths import ensure_data_dir, repo_data_dir
 
@@ -101,12 +102,6 @@ def _fsync_write(path: Path, data: bytes, mode: int | None = None) -> None:
         os.chmod(path, mode)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    _fsync_write(tmp, data)
-    os.replace(tmp, path)
-
-
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -116,7 +111,7 @@ def _new_id() -> str:
 
 
 def _save_manifest(directory: Path, backup: Backup) -> None:
-    _write_atomic(directory / MANIFEST, backup.to_json().encode("utf-8"))
+    write_atomic(directory / MANIFEST, backup.to_json(), fsync=True)
 
 
 # --------------------------------------------------------------------------- checks
