@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
@@ -402,12 +403,7 @@ async def test_context_inspector_shows_reasons_and_what_a_completion_saw(repo: P
         assert sum(w + 2 * table.cell_padding for w in widths) + 1 == table.size.width  # + the scrollbar
         shown = screen_text(app)
         assert built.items[0].reason[:why - 1] in shown
-        app._open("shopcore/pricing/money.py", 1)
-        code = app.query_one(CodeView)
-        code.focus()
-        code.move_cursor((code.document.line_count - 1, 0))
-        await pilot.press("f7")
-        await settle(pilot, lambda: any(isinstance(s, m.CompletionReady) for s in seen), "the completion")
+        await _complete_at_the_end_of(pilot, app, seen, "shopcore/pricing/money.py")
         suggestion = next(s for s in seen if isinstance(s, m.CompletionReady)).suggestion
         seen_by_completion = suggestion.context
         assert seen_by_completion is not None and seen_by_completion is not built
@@ -416,6 +412,16 @@ async def test_context_inspector_shows_reasons_and_what_a_completion_saw(repo: P
         assert table.row_count == len(seen_by_completion.items) + len(seen_by_completion.dropped)
         opened = {path for path, _start, _end in app.query_one(ContextInspector)._rows}
         assert "shopcore/pricing/money.py" in opened  # the completion's file, not the explained one
+
+
+async def _complete_at_the_end_of(pilot: Any, app: Any, seen: list[object], path: str) -> None:
+    """Open ``path``, put the cursor on its last line and press F7 until the completion is ready."""
+    app._open(path, 1)
+    code = app.query_one(CodeView)
+    code.focus()
+    code.move_cursor((code.document.line_count - 1, 0))
+    await pilot.press("f7")
+    await settle(pilot, lambda: any(isinstance(s, m.CompletionReady) for s in seen), "the completion")
 
 
 async def test_an_empty_completion_still_shows_what_the_completion_saw(repo: Path) -> None:
@@ -431,11 +437,6 @@ async def test_an_empty_completion_still_shows_what_the_completion_saw(repo: Pat
         app._open("shopcore/pricing/tax.py", 20)
         await pilot.press("f6")
         await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the explanation")
-        app._open("shopcore/pricing/money.py", 1)
-        code = app.query_one(CodeView)
-        code.focus()
-        code.move_cursor((code.document.line_count - 1, 0))
-        await pilot.press("f7")
-        await settle(pilot, lambda: any(isinstance(s, m.CompletionReady) for s in seen), "the completion")
+        await _complete_at_the_end_of(pilot, app, seen, "shopcore/pricing/money.py")
         assert next(s for s in seen if isinstance(s, m.CompletionReady)).suggestion.text.strip() == ""
         assert str(app.query_one("#context-summary").render()).startswith("completion · ")
