@@ -123,6 +123,10 @@ def descendants():
                 depth[pid] = depth[ppid] + 1
     return {pid: d for pid, d in depth.items() if pid != me}
 
+def is_helper(command):
+    # python [-B ...] -c "from multiprocessing.forkserver import main; ..." (or resource_tracker)
+    return any(arg.startswith("from multiprocessing") for arg in command.split("\\0"))
+
 def scan():
     while not done.is_set():
         for pid, depth in descendants().items():
@@ -131,17 +135,30 @@ def scan():
                 fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
             except OSError:
                 continue
-            code = command.split("\\0")[2:3]  # python -c CODE: the resource tracker's and the fork server's
-            helper = depth == 1 and bool(code) and code[0].startswith("from multiprocessing")
+            helper = depth == 1 and is_helper(command)  # the resource tracker or the fork server
             seen["workers"] += not helper  # a chunking worker (the fork server's child, or ours)
             if lock in fds:
                 seen["holders"].append(pid)
+
+def in_exec_window(pid):
+    # A helper seen between its fork and its exec: it had our descriptors for that moment and
+    # lost them at exec (close_fds, and the lock is close-on-exec).  The fork server and the
+    # resource tracker live until we exit, so they are there to ask: they run multiprocessing's
+    # code now and do not hold the lock.  A worker that held it (fork start method) is gone by now.
+    try:
+        command = open(f"/proc/{pid}/cmdline").read()
+        fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    except OSError:
+        return False
+    return is_helper(command) and lock not in fds
 
 watcher = threading.Thread(target=scan, daemon=True)
 watcher.start()
 stats = index_repository(repo, IndexSettings(embeddings=False))
 done.set()
 watcher.join()
+seen["exec_window"] = sorted({pid for pid in seen["holders"] if in_exec_window(pid)})
+seen["holders"] = [pid for pid in seen["holders"] if pid not in seen["exec_window"]]
 print(json.dumps({"indexed": stats.files_indexed, **seen}))
 """
 
