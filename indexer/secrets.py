@@ -74,8 +74,6 @@ def redact(text: str) -> Redaction:
 
     Each pattern scans the whole text once (in C); only the lines it hits are rewritten.
     """
-    if not _might_contain_secret(text):
-        return Redaction(text, 0)
     hits: dict[int, str] = {}
     for name, pattern in _PATTERNS:
         for match in pattern.finditer(text):
@@ -86,7 +84,7 @@ def redact(text: str) -> Redaction:
                 last = first + text.count("\n", match.start(), end.start() if end else len(text))
             for line in range(first, last + 1):
                 hits.setdefault(line, name)
-    for match in _ASSIGNED_VALUE.finditer(text):
+    for match in _ASSIGNED_VALUE.finditer(text) if _may_name_a_credential(text) else ():
         value = match.group(1)
         if any(c.isdigit() for c in value) and any(c.isalpha() for c in value) and \
                 _CREDENTIAL_NAME.search(text, max(0, match.start() - 40), match.start()):
@@ -101,12 +99,15 @@ def redact(text: str) -> Redaction:
     return Redaction("\n".join(lines), len(hits), tuple(dict.fromkeys(hits[n] for n in sorted(hits))))
 
 
-_QUICK = re.compile(
-    r"PRIVATE KEY|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|gh[pousr]_|github_pat_|xox[abposr]-|hooks\.slack|_live_|AIza|sk-|eyJ|"
-    r"(?i:key|secret|token|passw|://[^/\s]+@)"
-)
+# Every alternative of ``_CREDENTIAL_NAME`` contains one of these.  Substring tests of the
+# lower-cased text are a fast C search each; a case-insensitive regex pre-check costs more than
+# all the token patterns together (none of them a literal the engine can skip ahead to): it was
+# two thirds of redaction, 7% of a cold index's worker CPU.
+_CREDENTIAL_WORDS = ("key", "secret", "token", "passw")
 
 
-def _might_contain_secret(text: str) -> bool:
-    """A cheap pre-check so that most files skip the per-line scan."""
-    return _QUICK.search(text) is not None
+def _may_name_a_credential(text: str) -> bool:
+    """False when no ``api_key = "…"``-style assignment can be in ``text`` (most files are scanned for the
+    quoted values, ``[:=]`` being everywhere in code, only when this is true)."""
+    lower = text.lower()
+    return any(word in lower for word in _CREDENTIAL_WORDS)
