@@ -316,7 +316,7 @@ def check_syntax(path: str, text: str) -> tuple[bool | None, str]:
     """Whether ``text`` parses as the language of ``path``: (True/False, message) or (None, "")."""
     from indexer.languages import detect_language, parser_for
 
-    language = detect_language(path)
+    language = detect_language(path, text)
     if language == "python":
         try:
             ast.parse(text)
@@ -527,7 +527,7 @@ def complete(
     context_s = time.perf_counter() - started
     from indexer.languages import detect_language
 
-    language = detect_language(rel)
+    language = detect_language(rel, text)
     params = GenerationParams(
         max_new_tokens=new_tokens,
         temperature=min(settings.model.temperature, family.completion_temperature),

@@ -33,7 +33,8 @@ from typing import Any
 from indexer.languages import SPECS, LangSpec, parser_for, symbol_query
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
-CHUNKER_VERSION = 1
+# 2: a C++ ``.h`` header is chunked with the C++ grammar (it was C: no classes, namespaces, methods)
+CHUNKER_VERSION = 2
 _CLOSERS = re.compile(r"^[\s})\];,]*(end)?[\s})\];,]*$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -246,7 +247,7 @@ class _FileChunker:
         plain: list[Any] = []
         comments: list[Any] = []
         header = "\n".join(headers)
-        for node in nodes:
+        for node in self.siblings(nodes):
             found = self.definition(node)
             if found is None:
                 if node.type in self.spec.comment_types:
@@ -269,6 +270,21 @@ class _FileChunker:
         plain.extend(comments)
         pieces.extend(self.pack(plain, kind, symbol, header))
         return pieces
+
+    def siblings(self, nodes: list[Any]) -> list[Any]:
+        """``nodes`` with each transparent block (``#ifndef GUARD`` … ``#endif``) replaced by its children:
+        the definitions inside an include guard are top-level definitions."""
+        assert self.spec is not None
+        transparent = self.spec.transparent
+        if not transparent or not any(node.type in transparent for node in nodes):
+            return nodes
+        out: list[Any] = []
+        for node in nodes:
+            if node.type in transparent:
+                out.extend(self.siblings(list(node.children)))
+            else:
+                out.append(node)
+        return out
 
     def pack(self, nodes: list[Any], kind: str, symbol: str, header: str) -> list[Piece]:
         """Merge consecutive plain nodes into pieces under the limit (split the ones too big alone)."""
@@ -353,7 +369,7 @@ class _FileChunker:
     def register_members(self, body: Any, scope: list[str]) -> None:
         """Symbols of a container that stays one chunk: its members are still definitions."""
         assert self.spec is not None
-        for node in body.children:
+        for node in self.siblings(list(body.children)):
             found = self.definition(node)
             if found is None:
                 continue

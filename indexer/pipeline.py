@@ -96,6 +96,7 @@ def _process(cand: Candidate, old_hash: str | None, settings: IndexSettings) -> 
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    language = detect_language(cand.path, text)  # a C++ header is cpp, not c
     redacted = 0
     if not settings.index_secrets:
         redaction = redact(text)

@@ -44,7 +44,9 @@ from indexer.types import Chunk, FileSymbols, SymbolDef
 # 3-4: BM25 postings stored per (segment, term), varint doc gaps
 # 5: a file's chunks in one zlib-compressed row (chunks maps an id to it), symbol references/imports
 #    compressed, definitions in a table by name key, no chunks(path) index (chunk ids are in the manifest)
-INDEX_FORMAT_VERSION = 5
+# 6: BM25 postings keyed by one integer (seg_id << 32 | term_id: a rowid table, no overflow waste); C++
+#    headers chunked with the C++ grammar, definitions inside preprocessor conditionals found
+INDEX_FORMAT_VERSION = 6
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 
@@ -75,8 +77,7 @@ CREATE INDEX IF NOT EXISTS definitions_qkey ON definitions(qkey) WHERE qkey IS N
 CREATE INDEX IF NOT EXISTS files_basename ON files({BASENAME_SQL});
 CREATE TABLE IF NOT EXISTS bm25_vocab (term TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bm25_segments (id INTEGER PRIMARY KEY, n_docs INTEGER NOT NULL, doc_len BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS bm25_postings (seg_id INTEGER NOT NULL, term_id INTEGER NOT NULL, docs BLOB NOT NULL,
-    tfs BLOB NOT NULL, PRIMARY KEY (seg_id, term_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bm25_postings (key INTEGER PRIMARY KEY, docs BLOB NOT NULL, tfs BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bm25_docs (seg_id INTEGER NOT NULL, local_idx INTEGER NOT NULL, chunk_id TEXT NOT NULL,
     PRIMARY KEY (seg_id, local_idx)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS bm25_docs_chunk ON bm25_docs(chunk_id);

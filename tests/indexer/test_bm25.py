@@ -98,12 +98,12 @@ def test_tiered_merge_keeps_the_base_and_scores(conn: sqlite3.Connection, monkey
     for start in range(300, 400, 10):  # ten small incremental runs
         with store.transaction(conn):
             Bm25Writer(conn).add(ids[start:start + 10], [live[i] for i in ids[start:start + 10]])
-    base_rows = conn.execute("SELECT * FROM bm25_postings WHERE seg_id = 1 ORDER BY term_id").fetchall()
+    base_rows = conn.execute("SELECT * FROM bm25_postings WHERE key >> 32 = 1 ORDER BY key").fetchall()
     with store.transaction(conn):
         assert Bm25Writer(conn).maybe_merge()
     segments = conn.execute("SELECT id, n_docs FROM bm25_segments ORDER BY id").fetchall()
     assert [n for _, n in segments] == [300, 10, 10, 80]  # the 8 smallest merged: MAX_SEGMENTS // 2 are left
-    assert conn.execute("SELECT * FROM bm25_postings WHERE seg_id = 1 ORDER BY term_id").fetchall() == base_rows
+    assert conn.execute("SELECT * FROM bm25_postings WHERE key >> 32 = 1 ORDER BY key").fetchall() == base_rows
     _assert_same_as_rank_bm25(conn, live, ["order", "vat", "token", "token"])
 
 
@@ -198,7 +198,7 @@ def test_scores_and_top_k_identical_to_the_in_memory_formula_through_edits_and_m
         assert Bm25Writer(conn).maybe_merge(force=True)
     assert conn.execute("SELECT COUNT(*) FROM bm25_segments").fetchone()[0] == 1
     check()
-    stored = conn.execute("SELECT tfs, docs FROM bm25_postings WHERE term_id = (SELECT id FROM bm25_vocab "
+    stored = conn.execute("SELECT tfs, docs FROM bm25_postings WHERE key & 0xFFFFFFFF = (SELECT id FROM bm25_vocab "
                           "WHERE term = 'huge')").fetchone()
     n = len(bm25.decode_docs(stored[1]))
     assert len(stored[0]) == 4 * n and bm25.decode_tfs(stored[0], n)[0] == 70_000
@@ -216,7 +216,7 @@ def test_a_query_reads_only_its_terms(conn: sqlite3.Connection) -> None:
     statements.clear()
     searcher.top(conn, lookup_terms(conn, ["order"]), 5)
     reads = [s for s in statements if "bm25_postings" in s]
-    assert len(reads) == 1 and "term_id IN (" in reads[0]
+    assert len(reads) == 1 and "key IN (" in reads[0]
     conn.set_trace_callback(None)
 
 
