@@ -211,3 +211,21 @@ def test_bm25_from_worker_counts_scores_exactly_as_rank_bm25(
             assert ours == pytest.approx(dict(zip(ids, reference.get_scores(tokens), strict=True)), rel=1e-9, abs=1e-9)
     finally:
         conn.close()
+
+
+def test_doc_terms_survive_pickling_as_one_buffer() -> None:
+    """Workers send ``DocTerms`` through a pipe: the arrays come back equal, dtype for dtype, and usable."""
+    import pickle
+
+    import numpy as np
+
+    from indexer.bm25 import DocTerms
+
+    counted = DocTerms.count([["a", "b", "a"], [], ["c"] * 70_000, ["b"]])
+    back = pickle.loads(pickle.dumps(counted, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back.terms == counted.terms
+    for mine, theirs in zip((back.term_idx, back.docs, back.tfs, back.lens),
+                            (counted.term_idx, counted.docs, counted.tfs, counted.lens), strict=True):
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
+    both = DocTerms.concat([back, back])
+    assert both.docs.tolist() == [0, 0, 2, 3, 4, 4, 6, 7] and both.tfs.tolist()[2] == 70_000
