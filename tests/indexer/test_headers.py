@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from assistant.completion import check_syntax
+from base.config import IndexSettings
 from indexer.chunker import chunk_file
+from indexer.discover import Candidate
 from indexer.languages import detect_language
 from indexer.pipeline import _process
-from indexer.discover import Candidate
-from base.config import IndexSettings
 from tests.indexer.test_chunker import assert_invariant
 
 CPP_HEADER = textwrap.dedent('''\
