@@ -218,6 +218,9 @@ class _FileChunker:
             return kind_out, f"{recv_type}.{name}" if recv_type else name
         if t == "function_definition" and self.language in ("c", "cpp"):
             declarator = node.child_by_field_name("declarator")
+            macro_class = _class_behind_export_macro(node, declarator)
+            if macro_class is not None:
+                return macro_class
             while declarator is not None and declarator.child_by_field_name("declarator") is not None:
                 declarator = declarator.child_by_field_name("declarator")
             return kind_out, _text(declarator).replace("::", ".")
@@ -418,6 +421,31 @@ class _FileChunker:
         root = tree.root_node
         pieces = self.units(list(root.children), [], [], "module", "")
         return self.fill(0, len(self.lines) - 1, pieces, "module", "", "")
+
+
+_FUNCTION_DECLARATORS = frozenset({"function_declarator", "pointer_declarator", "reference_declarator"})
+
+
+def _class_behind_export_macro(node: Any, declarator: Any) -> tuple[str, str] | None:
+    """``(kind, name)`` for ``class EXPORT_API Name final : public Base { … }``, else ``None``.
+
+    The grammars do not know export macros (``TORCH_API``, ``Q_DECL_EXPORT``): they read the macro
+    as the class name and the whole class as a function named ``Name final : public Base``.  A real
+    function has a function declarator; this one's declarator is the class name (and what follows).
+    """
+    type_node = node.child_by_field_name("type")
+    if type_node is None or type_node.type not in ("class_specifier", "struct_specifier") or \
+            type_node.child_by_field_name("body") is not None:
+        return None
+    if declarator is None:  # error recovery may leave the name without its field
+        declarator = next((c for c in node.named_children if c.type in ("identifier", "qualified_identifier")), None)
+    if declarator is None or declarator.type in _FUNCTION_DECLARATORS:
+        return None
+    name = next((n for n in _walk(declarator) if n.type in ("identifier", "namespace_identifier",
+                                                            "type_identifier")), None)
+    if name is None:
+        return None
+    return ("class" if type_node.type == "class_specifier" else "struct"), _text(name)
 
 
 def normalise(pieces: list[Piece]) -> list[Piece]:

@@ -132,3 +132,29 @@ def test_the_indexer_records_a_cpp_header_as_cpp(tmp_path: Path) -> None:
 def test_a_completion_in_a_cpp_header_is_checked_as_cpp() -> None:
     ok, message = check_syntax("include/order.h", CPP_HEADER)
     assert ok is True, message
+
+
+def test_a_class_behind_an_export_macro_is_a_class_not_a_function() -> None:
+    """``class SHOP_API Order final : public Base {`` parses as a function named ``Order final : …``."""
+    source = textwrap.dedent('''\
+        #pragma once
+        #include <string>
+        namespace shop {
+        class SHOP_API Order final : public Base {
+         public:
+          int total() const { return 1; }
+        };
+        }  // namespace shop
+        ''')
+    assert detect_language("order.h", source) == "cpp"
+    result = chunk_file("order.h", source, "cpp", max_tokens=400)
+    assert_invariant(source, result.chunks)
+    defs = {d.qualified_name: d.kind for d in result.symbols.definitions}
+    assert defs.get("shop.Order") == "class", defs
+    source = "namespace shop {\nstruct SHOP_API Line : Base {\n  int count;\n};\n}\n"
+    defs = {d.qualified_name: d.kind for d in chunk_file("line.h", source, "cpp").symbols.definitions}
+    assert defs.get("shop.Line") == "struct", defs
+    # a C function that returns a struct is still a function
+    c_source = "struct order make_order(void) {\n  struct order o = {0};\n  return o;\n}\n"
+    assert [(d.qualified_name, d.kind) for d in chunk_file("m.c", c_source, "c").symbols.definitions] == \
+        [("make_order", "function")]
