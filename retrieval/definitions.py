@@ -48,7 +48,14 @@ class DefinitionCandidate:
 
 def names_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES, after: int = AFTER_LINES) -> dict[str, float]:
     """Identifiers around 1-based ``line`` with a proximity weight in (0, 1] (1 on the cursor line)."""
+    return _scan_near(lines, line, before, after)[0]
+
+
+def _scan_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES,
+               after: int = AFTER_LINES) -> tuple[dict[str, float], set[str]]:
+    """:func:`names_near`'s weights, and the names that occur there only as attributes (``x.name``, ``x->name``)."""
     weights: dict[str, float] = {}
+    bare: set[str] = set()
     first = max(1, line - before)
     last = min(len(lines), line + after)
     for number in range(first, last + 1):
@@ -56,12 +63,21 @@ def names_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES, afte
         # Lines above the cursor are what the code being written builds on: they decay slower.
         scale = 8.0 if number <= line else 4.0
         weight = 1.0 / (1.0 + distance / scale)
-        for name in _IDENT.findall(lines[number - 1]):
+        text = lines[number - 1]
+        for match in _IDENT.finditer(text):
+            name = match.group()
             if len(name) < 2 or name in _KEYWORDS:
                 continue
             if weight > weights.get(name, 0.0):
                 weights[name] = weight
-    return weights
+            start = match.start()
+            if not (text[start - 1:start] == "." or text[max(0, start - 2):start] == "->"):
+                bare.add(name)
+    return weights, set(weights) - bare
+
+
+def _is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 class ModuleFiles:
@@ -185,9 +201,19 @@ def definitions_at(
     imports = imported_files(active, symbols)
     imported_names = {name for names in imports.values() for name in names}
     if line is None:
-        weights = names_near(lines, 1, before=0, after=len(lines))
+        weights, attributes = _scan_near(lines, 1, before=0, after=len(lines))
     else:
-        weights = names_near(lines, min(max(1, line), max(1, len(lines))))
+        weights, attributes = _scan_near(lines, min(max(1, line), max(1, len(lines))))
+    # ``from json import scanner`` uses ``json`` as a module: a function or property named ``json``
+    # somewhere else is not what it means (the imported files themselves are added below)
+    modules = {part for module in active.imports for part in re.split(r"[./\\:]+", module) if part}
+    weights = {name: w for name, w in weights.items() if name not in modules or name in imported_names}
+    code_names = {*active.references, *(d.name for d in active.definitions)}
+    if code_names:
+        # The index knows which names the file's code uses (its syntax tree's identifiers): a word
+        # found only in its comments, docstrings and strings ("the start index of doc") is prose.
+        # The cursor line is kept whole: it may be code written since the file was indexed.
+        weights = {name: w for name, w in weights.items() if name in code_names or w >= 1.0}
     sources = {name: f"used near line {line}" if line else "used in the file" for name in weights}
     for name in imported_names:
         if name not in weights:
@@ -196,9 +222,17 @@ def definitions_at(
     active_dir = posixpath.dirname(active_path)
     found: list[DefinitionCandidate] = []
     for name, weight in weights.items():
+        if _is_dunder(name):
+            continue  # __init__, __reduce__, __class__: every class has them, any match is noise
         defs = lookup(name)
         if not defs:
             continue
+        if name in attributes:
+            # ``doc.count(…)``: the name alone does not say whose ``count`` it is; a definition in this
+            # file or in one it imports may be it, one elsewhere (``ShareableList.count``) rarely is
+            defs = [d for d in defs if d.path == active_path or d.path in imports]
+            if not defs:
+                continue
         ambiguity = math.sqrt(len(defs))
         scored: list[tuple[float, SymbolDef]] = []
         for d in defs:
