@@ -53,7 +53,8 @@ def names_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES, afte
 
 def _scan_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES,
                after: int = AFTER_LINES) -> tuple[dict[str, float], set[str]]:
-    """:func:`names_near`'s weights, and the names that occur there only as attributes (``x.name``, ``x->name``)."""
+    """:func:`names_near`'s weights, and the names that occur there as names, not only as attributes
+    (``x.name``, ``x->name``)."""
     weights: dict[str, float] = {}
     bare: set[str] = set()
     first = max(1, line - before)
@@ -73,7 +74,7 @@ def _scan_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES,
             start = match.start()
             if not (text[start - 1:start] == "." or text[max(0, start - 2):start] == "->"):
                 bare.add(name)
-    return weights, set(weights) - bare
+    return weights, bare & set(weights)
 
 
 def _is_dunder(name: str) -> bool:
@@ -198,12 +199,13 @@ def definitions_at(
     """
     lookup = defined if defined is not None else _definitions_by_name(symbols).get
     active = symbols.get(active_path) or FileSymbols(path=active_path, language="")
+    python = active.language == "python" or active_path.endswith((".py", ".pyi"))
     imports = imported_files(active, symbols)
     imported_names = {name for names in imports.values() for name in names}
     if line is None:
-        weights, attributes = _scan_near(lines, 1, before=0, after=len(lines))
+        weights, bare = _scan_near(lines, 1, before=0, after=len(lines))
     else:
-        weights, attributes = _scan_near(lines, min(max(1, line), max(1, len(lines))))
+        weights, bare = _scan_near(lines, min(max(1, line), max(1, len(lines))))
     # ``from json import scanner`` uses ``json`` as a module: a function or property named ``json``
     # somewhere else is not what it means (the imported files themselves are added below)
     modules = {part for module in active.imports for part in re.split(r"[./\\:]+", module) if part}
@@ -227,12 +229,15 @@ def definitions_at(
         defs = lookup(name)
         if not defs:
             continue
-        if name in attributes:
+        if name not in bare:
             # ``doc.count(…)``: the name alone does not say whose ``count`` it is; a definition in this
             # file or in one it imports may be it, one elsewhere (``ShareableList.count``) rarely is
             defs = [d for d in defs if d.path == active_path or d.path in imports]
-            if not defs:
-                continue
+        elif python:
+            # a bare ``end`` in Python is a local, a global or an import, never some class's method
+            defs = [d for d in defs if d.kind != "method" or d.path == active_path or d.path in imports]
+        if not defs:
+            continue
         ambiguity = math.sqrt(len(defs))
         scored: list[tuple[float, SymbolDef]] = []
         for d in defs:

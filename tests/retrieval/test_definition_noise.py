@@ -86,3 +86,17 @@ def test_a_word_on_the_cursor_line_counts_even_if_the_index_has_not_seen_it() ->
     lines[14] = "    escape(doc)\n"  # typed since the file was indexed
     found = definitions_at(_symbols(), "pkg/decoder.py", lines, 15)
     assert ("other/text.py", "escape") in [(c.definition.path, c.definition.qualified_name) for c in found]
+
+
+def test_a_bare_python_name_is_not_some_class_method() -> None:
+    """``end += 1`` is a local: ``TreeBuilder.end`` elsewhere is not it (a bare call can be a function)."""
+    symbols = _symbols()
+    symbols["other/tree.py"] = chunk_file("other/tree.py", "class TreeBuilder:\n    def end(self, tag):\n"
+                                          "        return tag\n\n\ndef end(tag):\n    return tag\n",
+                                          "python").symbols
+    lines = [*ACTIVE.splitlines(keepends=True), "    end = pos + 1\n", "    return end\n"]
+    symbols["pkg/decoder.py"] = chunk_file("pkg/decoder.py", "".join(lines), "python").symbols
+    found = [(c.definition.path, c.definition.qualified_name)
+             for c in definitions_at(symbols, "pkg/decoder.py", lines, len(lines))]
+    assert ("other/tree.py", "TreeBuilder.end") not in found
+    assert ("other/tree.py", "end") in found
