@@ -143,6 +143,7 @@ def _concat_tfs(blobs: Sequence[bytes], lens: np.ndarray) -> np.ndarray:
 
 
 SEG_SHIFT = 32  # a posting list's key is seg_id << SEG_SHIFT | term_id
+_TERM_MASK = (1 << SEG_SHIFT) - 1  # key & _TERM_MASK is the term id, key >> SEG_SHIFT the segment
 
 
 def posting_key(seg_id: int, term_id: int) -> int:
@@ -151,7 +152,7 @@ def posting_key(seg_id: int, term_id: int) -> int:
 
 def _segment_keys(seg_id: int, lo: int = 0, hi: int = 1 << SEG_SHIFT) -> tuple[int, int]:
     """The key range ``[start, stop)`` of segment ``seg_id``'s terms ``lo <= term_id < hi``."""
-    base = seg_id << SEG_SHIFT
+    base = posting_key(seg_id, 0)
     return base + lo, base + min(hi, 1 << SEG_SHIFT)
 
 
@@ -165,7 +166,7 @@ def _posting_rows(seg_id: int, terms: np.ndarray, docs: np.ndarray, tfs: np.ndar
     widths = np.where(maxima < 256, 1, np.where(maxima < 65536, 2, 4))
     doc_bytes, offsets = _encode_docs(docs, starts)
     by_width = {w: tfs.astype(_TF[w]).tobytes() for w in (1, 2, 4) if (widths == w).any()}
-    base = seg_id << SEG_SHIFT
+    base = posting_key(seg_id, 0)
     return ((base | t, doc_bytes[lo:hi], by_width[w][w * s:w * e])
             for t, s, e, w, lo, hi in zip(terms[starts].tolist(), starts.tolist(), ends.tolist(), widths.tolist(),
                                           offsets[:-1], offsets[1:], strict=True))
@@ -468,7 +469,7 @@ class Bm25Writer:
                 old_docs, counts = _decode_many_docs([r[1] for r in rows])
                 docs = remap[seg_id][old_docs]
                 tfs = _concat_tfs([r[2] for r in rows], counts)
-                term_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) & ((1 << SEG_SHIFT) - 1)
+                term_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)) & _TERM_MASK
                 terms = np.repeat(term_ids, counts)
                 keep = docs >= 0
                 terms_parts.append(terms[keep])
@@ -540,13 +541,12 @@ class Bm25Searcher:
         if not term_ids or not self.seg_ids:
             return found
         keys = [posting_key(seg_id, term_id) for term_id in term_ids for seg_id in self.seg_ids]
-        mask = (1 << SEG_SHIFT) - 1
         for start in range(0, len(keys), 900):  # SQLite allows 999 parameters before 3.32
             part = keys[start:start + 900]
             rows = conn.execute(f"SELECT key, docs, tfs FROM bm25_postings WHERE key IN ({','.join('?' * len(part))})",
                                 part)
             for key, docs, tfs in rows:
-                found.setdefault(key & mask, []).append((self.seg_index[key >> SEG_SHIFT], docs, tfs))
+                found.setdefault(key & _TERM_MASK, []).append((self.seg_index[key >> SEG_SHIFT], docs, tfs))
         for lists in found.values():
             lists.sort(key=lambda item: item[0])
         return found

@@ -63,8 +63,9 @@ def detect_language(path: str, text: str | None = None) -> str:
     pure = PurePosixPath(path)
     if pure.name in FILENAMES:
         return FILENAMES[pure.name]
-    language = EXTENSIONS.get(pure.suffix.lower(), "text")
-    if language == "c" and text is not None and pure.suffix.lower() == ".h" and _CPP_IN_HEADER.search(text):
+    suffix = pure.suffix.lower()
+    language = EXTENSIONS.get(suffix, "text")
+    if suffix == ".h" and text is not None and _CPP_IN_HEADER.search(text):
         return "cpp"
     return language
 

@@ -300,7 +300,7 @@ def write_symbols(conn: sqlite3.Connection, path: str, language: str, symbols: F
                            (path, language, data)).lastrowid
     rows = []
     for seq, d in enumerate(symbols.definitions):
-        key, qkey = name_key(d.name), d.qualified_name.rpartition(".")[2].lower()
+        key, qkey = name_key(d.name), name_key(d.qualified_name)
         rows.append((file_id, seq, key, None if qkey == key else qkey, d.name, d.qualified_name, d.kind,
                      d.start_line, d.end_line, d.signature))
     conn.executemany("INSERT INTO definitions(file_id, seq, key, qkey, name, qualified_name, kind, start_line, "

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from base.config import RetrievalSettings
 from base.errors import AssistantError, RetrievalError
+from base.lru import Lru
 from indexer.secrets import redact
 from indexer.tokenize import code_tokens
 from indexer.types import FileSymbols, SymbolDef
@@ -60,8 +59,7 @@ PRIORITY = {"active-file": 0, "rules": 1, "pinned": 2, "definition": 3, "search-
 TokenCounter = Callable[[str], int]
 COUNT_MEMO_SIZE = 2048  # texts whose token count is remembered per counter (blocks of a few KB each)
 COUNT_MEMOS = 8  # counters with a memo (one per model in use; a bound, since a memo keeps its counter alive)
-_MEMOS: OrderedDict[TokenCounter, TokenCounter] = OrderedDict()
-_MEMOS_LOCK = threading.Lock()
+_MEMOS: Lru[TokenCounter, TokenCounter] = Lru(COUNT_MEMOS)
 
 
 def remembered_counts(count: TokenCounter) -> TokenCounter:
@@ -73,17 +71,10 @@ def remembered_counts(count: TokenCounter) -> TokenCounter:
     is invalidated; the same wrapper is handed out for the same counter, so caches keyed
     by the counter (the repo map's text cache) keep hitting.
     """
-    with _MEMOS_LOCK:
-        try:
-            memo = _MEMOS.get(count)
-        except TypeError:  # an unhashable counter object: count afresh
-            return count
-        if memo is None:
-            memo = _MEMOS[count] = functools.lru_cache(maxsize=COUNT_MEMO_SIZE)(count)
-            while len(_MEMOS) > COUNT_MEMOS:
-                _MEMOS.popitem(last=False)
-        _MEMOS.move_to_end(count)
-        return memo
+    try:
+        return _MEMOS.get_or_put(count, lambda: functools.lru_cache(maxsize=COUNT_MEMO_SIZE)(count))
+    except TypeError:  # an unhashable counter object: count afresh
+        return count
 
 
 class FileLines:
@@ -122,8 +113,7 @@ class FileLines:
 
 
 DISK_LINES_FILES = 256  # redacted files remembered between contexts (a session's questions reuse most)
-_DISK_LINES: OrderedDict[tuple[str, int, int], list[str]] = OrderedDict()
-_DISK_LINES_LOCK = threading.Lock()
+_DISK_LINES: Lru[tuple[str, int, int], list[str]] = Lru(DISK_LINES_FILES)
 
 
 def _disk_lines(full: Path) -> list[str] | None:
@@ -136,19 +126,13 @@ def _disk_lines(full: Path) -> list[str] | None:
     try:
         stat = full.stat()
         key = (str(full), stat.st_mtime_ns, stat.st_size)
-        with _DISK_LINES_LOCK:
-            cached = _DISK_LINES.get(key)
-            if cached is not None:
-                _DISK_LINES.move_to_end(key)
-                return cached
+        cached = _DISK_LINES.get(key)
+        if cached is not None:
+            return cached
         lines = redact(full.read_text(encoding="utf-8", errors="replace")).text.splitlines(keepends=True)
     except OSError:
         return None
-    with _DISK_LINES_LOCK:
-        _DISK_LINES[key] = lines
-        while len(_DISK_LINES) > DISK_LINES_FILES:
-            _DISK_LINES.popitem(last=False)
-    return lines
+    return _DISK_LINES.put(key, lines)
 
 
 @dataclass

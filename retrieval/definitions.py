@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from indexer.languages import detect_language
 from indexer.types import FileSymbols, SymbolDef
 
 # Names too common to resolve usefully, across the languages we index.
@@ -74,7 +75,7 @@ def _scan_near(lines: Sequence[str], line: int, before: int = BEFORE_LINES,
             start = match.start()
             if not (text[start - 1:start] == "." or text[max(0, start - 2):start] == "->"):
                 bare.add(name)
-    return weights, bare & set(weights)
+    return weights, bare  # only names that passed the filters above are ever added to ``bare``
 
 
 def _is_dunder(name: str) -> bool:
@@ -199,7 +200,7 @@ def definitions_at(
     """
     lookup = defined if defined is not None else _definitions_by_name(symbols).get
     active = symbols.get(active_path) or FileSymbols(path=active_path, language="")
-    python = active.language == "python" or active_path.endswith((".py", ".pyi"))
+    python = (active.language or detect_language(active_path)) == "python"
     imports = imported_files(active, symbols)
     imported_names = {name for names in imports.values() for name in names}
     if line is None:
@@ -207,15 +208,15 @@ def definitions_at(
     else:
         weights, bare = _scan_near(lines, min(max(1, line), max(1, len(lines))))
     # ``from json import scanner`` uses ``json`` as a module: a function or property named ``json``
-    # somewhere else is not what it means (the imported files themselves are added below)
+    # somewhere else is not what it means (the imported files themselves are added below).
     modules = {part for module in active.imports for part in re.split(r"[./\\:]+", module) if part}
-    weights = {name: w for name, w in weights.items() if name not in modules or name in imported_names}
+    # The index knows which names the file's code uses (its syntax tree's identifiers): a word found
+    # only in its comments, docstrings and strings ("the start index of doc") is prose.  The cursor
+    # line is kept whole: it may be code written since the file was indexed.
     code_names = {*active.references, *(d.name for d in active.definitions)}
-    if code_names:
-        # The index knows which names the file's code uses (its syntax tree's identifiers): a word
-        # found only in its comments, docstrings and strings ("the start index of doc") is prose.
-        # The cursor line is kept whole: it may be code written since the file was indexed.
-        weights = {name: w for name, w in weights.items() if name in code_names or w >= 1.0}
+    weights = {name: w for name, w in weights.items()
+               if (name not in modules or name in imported_names)
+               and (not code_names or name in code_names or w >= 1.0)}
     sources = {name: f"used near line {line}" if line else "used in the file" for name in weights}
     for name in imported_names:
         if name not in weights:

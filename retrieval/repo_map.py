@@ -34,10 +34,11 @@ What differs from Aider, and why:
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from base.lru import Lru
 from indexer.types import FileSymbols
 from retrieval import map_store
 from retrieval.map_graph import MapGraph, MapRow, Ranking
@@ -63,9 +64,8 @@ class RepoMap:
         self._graph: MapGraph | None = None
         self._graph_version = -1
         self._digest = ""  # content digest of the graph in use, "" when it came from the tables alone
-        self._rank_cache: OrderedDict[tuple[Any, ...], Ranking] = OrderedDict()
-        self._text_cache: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self._cache_size = cache_size
+        self._rank_cache: Lru[tuple[Any, ...], Ranking] = Lru(cache_size)
+        self._text_cache: Lru[tuple[Any, ...], str] = Lru(cache_size)
         self.lock = threading.RLock()
 
     @property
@@ -170,14 +170,11 @@ class RepoMap:
         key = (self._version, tuple(sorted(set(focus_files))), tuple(sorted(set(focus_names))))
         cached = self._rank_cache.get(key)
         if cached is not None:
-            self._rank_cache.move_to_end(key)
             return cached
         g = self.graph()
         ids = (g.file_id(p) for p in key[1])
         entry = g.rank([i for i in ids if i is not None], key[2])
-        self._rank_cache[key] = entry
-        while len(self._rank_cache) > self._cache_size:
-            self._rank_cache.popitem(last=False)
+        self._rank_cache.put(key, entry)
         return entry
 
     def ranked(
@@ -227,7 +224,6 @@ class RepoMap:
         with self.lock:
             cached = self._text_cache.get(key)
             if cached is not None:
-                self._text_cache.move_to_end(key)
                 return cached
             # Every rendered line costs at least a few tokens, so more than budget/3 entries never fit.
             entries = self.ranked(focus_files, focus_names, limit=budget // 3 + 1)
@@ -241,26 +237,15 @@ class RepoMap:
                     low = middle + 1
                 else:
                     high = middle - 1
-            self._text_cache[key] = best
-            while len(self._text_cache) > self._cache_size:
-                self._text_cache.popitem(last=False)
-            return best
+            return self._text_cache.put(key, best)
 
 
-_SHARED: OrderedDict[str, RepoMap] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
+_SHARED: Lru[str, RepoMap] = Lru(4)
 
 
 def shared_repo_map(key: str = "") -> RepoMap:
     """A process-wide :class:`RepoMap` per key (e.g. the repository path), so repeated maps stay warm."""
-    with _SHARED_LOCK:
-        repo_map = _SHARED.get(key)
-        if repo_map is None:
-            repo_map = _SHARED[key] = RepoMap()
-            while len(_SHARED) > 4:
-                _SHARED.popitem(last=False)
-        _SHARED.move_to_end(key)
-        return repo_map
+    return _SHARED.get_or_put(key, RepoMap)
 
 
 def build_repo_map(

@@ -127,12 +127,15 @@ def is_helper(command):
     # python [-B ...] -c "from multiprocessing.forkserver import main; ..." (or resource_tracker)
     return any(arg.startswith("from multiprocessing") for arg in command.split("\\0"))
 
+def command_and_fds(pid):
+    command = open(f"/proc/{pid}/cmdline").read()
+    return command, [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+
 def scan():
     while not done.is_set():
         for pid, depth in descendants().items():
             try:
-                command = open(f"/proc/{pid}/cmdline").read()
-                fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+                command, fds = command_and_fds(pid)
             except OSError:
                 continue
             helper = depth == 1 and is_helper(command)  # the resource tracker or the fork server
@@ -146,8 +149,7 @@ def in_exec_window(pid):
     # resource tracker live until we exit, so they are there to ask: they run multiprocessing's
     # code now and do not hold the lock.  A worker that held it (fork start method) is gone by now.
     try:
-        command = open(f"/proc/{pid}/cmdline").read()
-        fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        command, fds = command_and_fds(pid)
     except OSError:
         return False
     return is_helper(command) and lock not in fds
