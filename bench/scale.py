@@ -28,6 +28,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -310,49 +311,106 @@ def bench_embedding(repo: Path, subset: int, threads: int) -> dict[str, str]:
                                                   f"{r['source'] / r['rate'] / 60:.0f} min"}
 
 
+_MAP_PROCESS = """
+import inspect, json, os, sys, time
+from pathlib import Path
+from base.config import IndexSettings
+from indexer.reader import IndexReader
+from retrieval import repo_map
+count = lambda text: len(text) // 4
+repo, steps = Path(sys.argv[1]), sys.argv[2].split(",")
+reader = IndexReader.open(repo, IndexSettings(embeddings=False))
+reads = {"symbol_loads": 0, "files_read": 0}
+
+
+class Counted:
+    \"\"\"The reader, counting what the map read of the symbol table.\"\"\"
+
+    def content(self):
+        return reader.content()
+
+    def symbols(self):
+        reads["symbol_loads"] += 1
+        return reader.symbols()
+
+    def file_symbols(self, path):
+        reads["files_read"] += 1
+        return reader.file_symbols(path)
+
+
+def build(names):
+    if "content_digest" in inspect.signature(repo_map.build_repo_map).parameters:  # before the tables (--code)
+        return repo_map.build_repo_map(Counted().symbols, 2048, count, (), names, cache_key=str(repo),
+                                       content_digest=repo_map.index_digest(reader))
+    return repo_map.build_repo_map(Counted(), 2048, count, (), names, cache_key=str(repo))
+
+
+times, so_far = [], []
+t = time.perf_counter()
+for step in steps:
+    if step == "edit":  # edit one file and re-index it in this process, as the TUI's watcher does
+        from indexer.pipeline import index_repository
+        path = repo / os.environ["MAP_BENCH_EDIT"]
+        path.write_bytes(path.read_bytes() + b"\\n\\ndef map_bench_added_function():\\n    return 1\\n")
+        index_repository(repo, IndexSettings(embeddings=False), embeddings=False)
+    else:
+        build(tuple(step.split("+")))
+    times.append(time.perf_counter() - t)
+    so_far.append(dict(reads))
+    t = time.perf_counter()
+print(json.dumps({"times": times, "reads": so_far}))
+"""
+
+
 def bench_repo_map(repo: Path) -> dict[str, str]:
-    """Repo map in fresh processes: cold (symbols load + graph), warm (same and new question), then a new
-    process with the graph saved by content (what a CLI call or a restarted TUI pays)."""
-    code = (
-        "import sys, time, json\n"
-        "from pathlib import Path\n"
-        "from base.config import IndexSettings\n"
-        "from indexer.reader import IndexReader\n"
-        "from retrieval.repo_map import build_repo_map, index_digest\n"
-        "count = lambda text: len(text) // 4\n"
-        "repo = Path(sys.argv[1])\n"
-        "t = time.perf_counter()\n"
-        "reader = IndexReader.open(repo, IndexSettings(embeddings=False))\n"
-        "digest = index_digest(reader)\n"
-        "loads = []\n"
-        "def symbols():\n"
-        "    loads.append(time.perf_counter())\n"
-        "    return reader.symbols()\n"
-        "def build(names):\n"
-        "    return build_repo_map(symbols, 2048, count, (), names, cache_key=str(repo), content_digest=digest)\n"
-        "cold = build(('cache',))\n"
-        "t1 = time.perf_counter()\n"
-        "warm = build(('cache',))\n"
-        "t2 = time.perf_counter()\n"
-        "other = build(('parse', 'header'))\n"
-        "t3 = time.perf_counter()\n"
-        "print(json.dumps({'symbol_loads': len(loads), 'cold': t1 - t, 'warm': t2 - t1, 'new_focus': t3 - t2}))\n"
-    )
+    """Repo map in fresh processes: cold (symbols load + graph), warm (same and new question), a new process
+    with the tables saved by content (what a CLI call or a restarted TUI pays), and after one edited file:
+    in the process that had the map (the TUI) and in a new one (a CLI or MCP call)."""
+    edited = repo / pick_context_file(repo)
+    original = edited.read_bytes()
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "PYTHONPATH": str(CODE_DIR), "REPO_ASSISTANT_MAP_CACHE_DIR": cache}
-        runs = []
-        for _ in range(2):  # the first saves the graph, the second is a new process that loads it
-            out = subprocess.run([sys.executable, "-c", code, str(repo)], cwd=CODE_DIR, capture_output=True,
-                                 text=True, env=env)
+        env = {**os.environ, "PYTHONPATH": str(CODE_DIR), "REPO_ASSISTANT_MAP_CACHE_DIR": cache,
+               "MAP_BENCH_EDIT": str(edited.relative_to(repo))}
+
+        def process(*steps: str) -> dict[str, Any]:
+            out = subprocess.run([sys.executable, "-c", _MAP_PROCESS, str(repo), ",".join(steps)], cwd=CODE_DIR,
+                                 capture_output=True, text=True, env=env)
             if out.returncode != 0:
-                return {"repo map": "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]}
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    cold, saved = runs
-    return {"repo map cold (incl. symbols load)": f"{cold['cold']:.2f} s",
-            "repo map warm: same / new question": f"{cold['warm'] * 1000:.0f} ms / {cold['new_focus'] * 1000:.0f} ms",
-            "repo map, new process, saved graph: first / new question":
-                f"{saved['cold']:.2f} s / {saved['new_focus'] * 1000:.0f} ms "
-                f"(symbol table loads: {saved['symbol_loads']})"}
+                raise RuntimeError((out.stderr.strip().splitlines() or ["?"])[-1])
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        try:
+            cold = process("cache", "cache", "parse+header")
+            saved = process("cache", "parse+header")
+            same = process("cache", "edit", "cache")
+            edited.write_bytes(original)
+            run_measured("index", str(repo), "--no-embeddings")
+            process("cache")  # the tables of the original content are the repository's latest again
+            edited.write_bytes(original + b"\n\ndef map_bench_other_function():\n    return 2\n")
+            run_measured("index", str(repo), "--no-embeddings")
+            new = process("cache")
+        except RuntimeError as exc:
+            return {"repo map": f"failed: {exc}"}
+        finally:
+            edited.write_bytes(original)
+            run_measured("index", str(repo), "--no-embeddings")
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ms"
+
+    def reads(run: dict[str, Any], step: int) -> str:
+        """What the map read of the symbol table in that step."""
+        before = run["reads"][step - 1] if step else {"symbol_loads": 0, "files_read": 0}
+        now = run["reads"][step]
+        return (f"(symbol table loads: {now['symbol_loads'] - before['symbol_loads']}, "
+                f"files read: {now['files_read'] - before['files_read']})")
+
+    return {"repo map cold (incl. symbols load)": f"{cold['times'][0]:.2f} s",
+            "repo map warm: same / new question": f"{ms(cold['times'][1])} / {ms(cold['times'][2])}",
+            "repo map, new process, saved: first / new question":
+                f"{saved['times'][0]:.2f} s / {ms(saved['times'][1])} {reads(saved, 0)}",
+            "repo map after one edited file, same process (TUI)":
+                f"{same['times'][2]:.2f} s (re-index {same['times'][1]:.2f} s) {reads(same, 2)}",
+            "repo map after one edited file, new process (CLI, MCP)": f"{new['times'][0]:.2f} s {reads(new, 0)}"}
 
 
 def _last_run(repo: Path) -> dict:

@@ -12,6 +12,7 @@ a chunk fetched by id is either exactly what was indexed or gone.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from base.errors import IndexingError, IndexMissingError, RetrievalError
 from indexer import store
 from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.tokenize import code_tokens
-from indexer.types import Chunk, FileSymbols, SymbolDef
+from indexer.types import Chunk, FileSymbols, IndexContent, SymbolDef
 
 _HINT = "run `repo-assistant index`"
 
@@ -41,7 +42,7 @@ class IndexReader:
         self._bm25: Bm25Searcher | None = None
         self._chunks: list[Chunk] | None = None
         self._symbols: dict[str, FileSymbols] | None = None
-        self._digest: str | None = None
+        self._content: IndexContent | None = None
         self._vector_store: Any = None
         self._vector_key: str = ""
         self._embedder: Any = None
@@ -106,7 +107,7 @@ class IndexReader:
                 self._bm25 = None
                 self._chunks = None
                 self._symbols = None
-                self._digest = None
+                self._content = None
 
     def meta(self, key: str) -> Any:
         """A raw state value (``last_run``, ``vector_state``...), for ``status``."""
@@ -166,21 +167,29 @@ class IndexReader:
                 self._conn.execute("COMMIT")
         return sorted((found[cid] for cid in ids if cid in found), key=lambda c: (c.start_line, c.end_line))
 
-    def content_digest(self) -> str:
-        """A digest of the indexed files and their content hashes (and the format), once per generation.
+    def content(self) -> IndexContent:
+        """The indexed files and their content hashes, under the version that derived the data (once per generation).
 
-        Equal digests mean equal derived data (symbols, chunks): caches keyed by it, such as
-        the repo map's, survive re-indexing unchanged content and miss on any edit.
+        The version holds the index format and the chunking settings (a new chunker derives
+        other symbols from the same bytes).  Equal digests mean equal derived data: caches keyed
+        by it, such as the repo map's, survive re-indexing unchanged content and miss on any edit.
         """
         self._refresh()
         with self._lock:
-            if self._digest is None:
-                h = hashlib.sha256(f"v{store.INDEX_FORMAT_VERSION}\n".encode())
+            if self._content is None:
+                version = f"v{store.INDEX_FORMAT_VERSION} {json.dumps(store.get_meta(self._conn, 'fingerprint'), sort_keys=True)}"
+                h = hashlib.sha256(f"{version}\n".encode())
+                hashes: dict[str, str] = {}
                 for path, digest in self._conn.execute(
                         "SELECT path, hash FROM files WHERE status = 'indexed' ORDER BY path"):
+                    hashes[path] = digest
                     h.update(f"{path}\0{digest}\n".encode())
-                self._digest = h.hexdigest()
-            return self._digest
+                self._content = IndexContent(version, hashes, h.hexdigest())
+            return self._content
+
+    def content_digest(self) -> str:
+        """The digest of :meth:`content`."""
+        return self.content().digest
 
     def symbols(self) -> dict[str, FileSymbols]:
         """Per indexed file: definitions, referenced identifiers and imports (loaded once per generation).
@@ -248,7 +257,7 @@ class IndexReader:
             self._bm25 = None
             self._chunks = None
             self._symbols = None
-            self._digest = None
+            self._content = None
         if self._bm25 is None:
             self._bm25 = Bm25Searcher(self._conn)
         return self._bm25

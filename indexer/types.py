@@ -59,6 +59,26 @@ class FileSymbols:
     imports: tuple[str, ...] = ()  # imported module paths / names as written, e.g. "shopcore.pricing.calculator"
 
 
+@dataclass(frozen=True)
+class IndexContent:
+    """What an index holds, by content: the version that derived its data and every indexed file's hash.
+
+    Two indexes with equal content hold equal derived data (chunks, symbols), so caches keyed
+    by :attr:`digest` survive re-indexing unchanged files, and a cache built for an older
+    content can be brought up to date by re-reading only the files whose hash differs.
+    """
+
+    version: str  # index format and chunking settings: data derived under another version differs
+    hashes: dict[str, str] = field(default_factory=dict)  # path -> content hash
+    digest: str = ""
+
+    def changed_since(self, older: IndexContent) -> list[str]:
+        """Paths added, removed or edited since ``older`` (every path, when its version differs)."""
+        if older.version != self.version:
+            return sorted(older.hashes.keys() | self.hashes.keys())
+        return sorted(p for p in older.hashes.keys() | self.hashes.keys() if older.hashes.get(p) != self.hashes.get(p))
+
+
 @dataclass
 class SkippedFile:
     """A file the walk did not index, and why (binary, too large, secret, ignored link...)."""

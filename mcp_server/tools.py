@@ -307,14 +307,13 @@ class RepoTools:
     def repo_map(self, budget: int = DEFAULT_MAP_BUDGET, focus_files: Sequence[str] = (),
                  focus_symbols: Sequence[str] = ()) -> CallToolResult:
         from base.tokens import estimate_tokens
-        from retrieval.repo_map import build_repo_map, index_digest
+        from retrieval.repo_map import build_repo_map
 
         _check_budget(budget)
         files = [self.repo_path(p, what="focus file") for p in focus_files]
         names = [n.strip() for n in focus_symbols if n.strip()]
         reader = self.reader()
-        text = build_repo_map(reader.symbols, budget, estimate_tokens, files, names,
-                              cache_key=str(self.session.repo), content_digest=index_digest(reader))
+        text = build_repo_map(reader, budget, estimate_tokens, files, names, cache_key=str(self.session.repo))
         tokens = estimate_tokens(text) if text else 0
         return result(text or "The index holds no definitions.", RepoMapOut(budget=budget, tokens=tokens, map=text))
 

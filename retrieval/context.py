@@ -39,7 +39,7 @@ from indexer.types import FileSymbols, SymbolDef
 from retrieval import render
 from retrieval.definitions import DefinitionCandidate, definitions_at, names_near
 from retrieval.query import analyze_query
-from retrieval.repo_map import build_repo_map, index_digest
+from retrieval.repo_map import IndexedSymbols, build_repo_map
 from retrieval.rules import RULES_REASON, project_rules
 from retrieval.search import Reader, SymbolIndex, search
 from retrieval.spans import Span, merge_spans, subtract_spans
@@ -499,9 +499,11 @@ def build_context(
     header_cost = count_tokens(render.REPO_MAP_HEADER + "\n" + render.BLOCK_SEPARATOR)
     if map_room - header_cost >= MIN_REPO_MAP_TOKENS and symbols:
         focus_files = [target.path, *[p.path for p in packer.accepted if p.path]]
-        # The reader's symbols() as a callable: with a saved graph for this content the map needs no symbols.
-        map_text = build_repo_map(reader.symbols, map_room - header_cost, count_tokens, focus_files, focus_names,
-                                  cache_key=str(files.repo), content_digest=index_digest(reader))
+        # An index is mapped by its content (a saved graph, or saved tables patched with the changed
+        # files); a reader without one (a test double) by its symbols.
+        source = reader if isinstance(reader, IndexedSymbols) else reader.symbols
+        map_text = build_repo_map(source, map_room - header_cost, count_tokens, focus_files, focus_names,
+                                  cache_key=str(files.repo))
         text = render.repo_map_block(map_text)
         if text:
             cost = packer._cost(text)

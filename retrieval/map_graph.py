@@ -12,16 +12,15 @@ over the (definer, name) pairs, which are an order of magnitude fewer than the e
 The chain is the same as the edge graph's (same transition probabilities, same dangling
 and personalisation rules), so the ranking is the same up to floating-point summation order.
 
-Everything here is numbers and strings (no :class:`~indexer.types.SymbolDef`), so a
-:class:`MapGraph` can be saved and loaded (:mod:`retrieval.map_store`) without the
-symbol table: a process answering a new question never loads 24K files' symbols.
+Everything here is numbers and strings (no :class:`~indexer.types.SymbolDef`): it is
+derived from the def/ref tables of :mod:`retrieval.map_tables` with array operations, so
+a process that loads saved tables never loads 24K files' symbols.
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,19 +41,33 @@ GRAPH_FORMAT = f"g1-{MAX_DEFINERS}-{FOCUS_FILE_MUL}-{MENTIONED_MUL}-{LONG_NAME_M
                f"{UNREFERENCED_SELF_WEIGHT}-{DAMPING}-{SIGNATURE_CHARS}-{MAX_DEPTH}"
 
 
+SPECIFIC_NAME, PRIVATE_NAME = 1, 2  # name_flags bits
+
+
+def name_flags(name: str) -> int:
+    """What the weight of ``name``'s edges depends on besides its number of definers (see :func:`name_weights`)."""
+    flags = PRIVATE_NAME if name.startswith("_") else 0
+    if len(name) < 8:  # ~400K names on a large tree: the character scans below only for long ones
+        return flags
+    has_alpha = any(map(str.isalpha, name))
+    is_snake = "_" in name.strip("_") and has_alpha
+    is_kebab = "-" in name and has_alpha
+    is_camel = any(map(str.isupper, name)) and any(map(str.islower, name))
+    return flags | (SPECIFIC_NAME if is_snake or is_kebab or is_camel else 0)
+
+
+def name_weights(flags: Any, definers: Any) -> Any:
+    """Aider's weight for edges of each name: specific names count more, private and common ones less."""
+    import numpy as np
+
+    flags, definers = np.asarray(flags), np.asarray(definers)
+    return (np.where(flags & SPECIFIC_NAME, LONG_NAME_MUL, 1.0) * np.where(flags & PRIVATE_NAME, PRIVATE_MUL, 1.0)
+            * np.where(definers > 5, COMMON_MUL, 1.0))
+
+
 def name_multiplier(name: str, definers: int) -> float:
-    """Aider's weight for edges of ``name``: specific names count more, private and common ones less."""
-    mul = 1.0
-    is_snake = "_" in name.strip("_") and any(c.isalpha() for c in name)
-    is_kebab = "-" in name and any(c.isalpha() for c in name)
-    is_camel = any(c.isupper() for c in name) and any(c.islower() for c in name)
-    if (is_snake or is_kebab or is_camel) and len(name) >= 8:
-        mul *= LONG_NAME_MUL
-    if name.startswith("_"):
-        mul *= PRIVATE_MUL
-    if definers > 5:
-        mul *= COMMON_MUL
-    return mul
+    """The weight of one name's edges (:func:`name_weights` for a single name)."""
+    return float(name_weights([name_flags(name)], [definers])[0])
 
 
 def shown(fs: FileSymbols) -> Iterable[SymbolDef]:
@@ -100,9 +113,9 @@ class MapGraph:
     Arrays (numpy): ``ref_file``/``ref_name`` (referenced names only), ``pair_file``/
     ``pair_name`` (sorted by file then name: the tie order), ``name_mul`` (base edge weight
     per name), ``referenced`` (per name), ``row_start`` (per pair, into the rows, length
-    pairs + 1), ``row_file``/``row_line``/``row_parent`` (per row).  Names are sorted, so a
-    name's id does not depend on the order files were added: a map built incrementally
-    equals one built cold.
+    pairs + 1), ``pair_rows`` (row ids, per pair a run), ``row_file``/``row_line``/``row_parent``
+    (per row).  Names are sorted, so a name's id does not depend on the order files were
+    added: a map built incrementally equals one built cold.
     """
 
     def __init__(self, paths: list[str], names: Sequence[str], arrays: dict[str, Any], row_qnames: Sequence[str],
@@ -127,85 +140,6 @@ class MapGraph:
         self._rows: dict[int, MapRow] = {}
         self._shared: dict[str, Any] | None = None
         self._pair_file = pair_file
-
-    # -- construction ------------------------------------------------------------------
-
-    @classmethod
-    def build(cls, files: Mapping[str, FileSymbols], defines: Mapping[str, set[str]],
-              referrers: Mapping[str, set[str]]) -> MapGraph:
-        """The graph of the def/ref tables (``name -> files``) of :class:`~retrieval.repo_map.RepoMap`."""
-        import numpy as np
-
-        paths = sorted(files)
-        index = {p: i for i, p in enumerate(paths)}
-        names = sorted(name for name, definers in defines.items() if 0 < len(definers) <= MAX_DEFINERS)
-        ref_file: list[int] = []
-        ref_name: list[int] = []
-        pair_keys: list[tuple[int, int]] = []
-        name_mul = np.zeros(len(names))
-        referenced = np.zeros(len(names), dtype=bool)
-        for name_id, name in enumerate(names):
-            definers = defines[name]
-            users = referrers.get(name)
-            if users:
-                referenced[name_id] = True
-                name_mul[name_id] = name_multiplier(name, len(definers))
-                for user in users:
-                    ref_file.append(index[user])
-                    ref_name.append(name_id)
-            else:
-                name_mul[name_id] = UNREFERENCED_SELF_WEIGHT
-            for definer in definers:
-                pair_keys.append((index[definer], name_id))
-        pair_keys.sort()
-        row_start = [0]
-        row_file: list[int] = []
-        row_line: list[int] = []
-        row_parent: list[int] = []
-        row_qnames: list[str] = []
-        row_texts: list[str] = []
-        row_of: dict[tuple[int, int, str], int] = {}
-
-        def add_row(file_i: int, d: SymbolDef) -> int:
-            key = (file_i, d.start_line, d.qualified_name)
-            row = row_of.get(key)
-            if row is None:
-                row = row_of[key] = len(row_file)
-                row_file.append(file_i)
-                row_line.append(d.start_line)
-                row_qnames.append(d.qualified_name)
-                row_texts.append(outline_line(d))
-                row_parent.append(-1)
-                parent = _parent(files[paths[file_i]], d)
-                if parent is not None:
-                    row_parent[row] = add_row(file_i, parent)
-            return row
-
-        by_name_cache: tuple[int, dict[str, list[SymbolDef]]] = (-1, {})
-        pair_rows: list[int] = []
-        for file_i, name_id in pair_keys:
-            if by_name_cache[0] != file_i:
-                grouped: dict[str, list[SymbolDef]] = {}
-                for d in shown(files[paths[file_i]]):
-                    grouped.setdefault(d.name, []).append(d)
-                by_name_cache = (file_i, grouped)
-            for d in by_name_cache[1].get(names[name_id], ()):
-                pair_rows.append(add_row(file_i, d))
-            row_start.append(len(pair_rows))
-        arrays = {
-            "ref_file": np.asarray(ref_file, dtype=np.int32),
-            "ref_name": np.asarray(ref_name, dtype=np.int32),
-            "pair_file": np.asarray([f for f, _ in pair_keys], dtype=np.int32),
-            "pair_name": np.asarray([k for _, k in pair_keys], dtype=np.int32),
-            "name_mul": name_mul,
-            "referenced": referenced,
-            "row_start": np.asarray(row_start, dtype=np.int64),
-            "pair_rows": np.asarray(pair_rows, dtype=np.int32),
-            "row_file": np.asarray(row_file, dtype=np.int32),
-            "row_line": np.asarray(row_line, dtype=np.int32),
-            "row_parent": np.asarray(row_parent, dtype=np.int32),
-        }
-        return cls(paths, names, arrays, row_qnames, row_texts)
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -377,30 +311,6 @@ class MapGraph:
             state.files_done = True
         return entries if limit is None else entries[:limit]
 
-    # -- persistence -------------------------------------------------------------------
-
-    def arrays(self) -> dict[str, Any]:
-        """Everything needed to rebuild this graph, as numpy arrays (see :mod:`retrieval.map_store`)."""
-        out = dict(self.a)
-        for name, strings in (("paths", self.paths), ("names", self.names), ("row_qnames", self.row_qnames),
-                              ("row_texts", self.row_texts)):
-            out.update({f"{name}.{part}": array for part, array in _pack(strings).items()})
-        return out
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, Any]) -> MapGraph:
-        plain = {k: v for k, v in arrays.items() if "." not in k}
-        return cls(_unpack(arrays, "paths").to_list(), _unpack(arrays, "names"), plain, _unpack(arrays, "row_qnames"),
-                   _unpack(arrays, "row_texts"))
-
-
-def _parent(fs: FileSymbols, d: SymbolDef) -> SymbolDef | None:
-    """The definition a member belongs to (its class), shown above it in the outline."""
-    if "." not in d.qualified_name:
-        return None
-    parent = d.qualified_name.rsplit(".", 1)[0]
-    return next((other for other in fs.definitions if other.qualified_name == parent), None)
-
 
 def _best_first(totals: Any, limit: int | None) -> tuple[Any, bool]:
     """Indices of ``totals`` best first, ties by lower index; only the best ``limit`` when given.
@@ -415,51 +325,3 @@ def _best_first(totals: Any, limit: int | None) -> tuple[Any, bool]:
     threshold = np.partition(-totals, limit - 1)[limit - 1]
     chosen = np.nonzero(-totals <= threshold)[0]
     return chosen[np.argsort(-totals[chosen], kind="stable")], False
-
-
-class PackedStrings(Sequence[str]):
-    """Strings stored as one text and character offsets, sliced out only when read.
-
-    Loading a saved graph then costs one decode, not 400K string objects, and any
-    character (a parser may hand out a C++ "name" spanning lines) is stored as it is.
-    """
-
-    def __init__(self, text: str, offsets: Any) -> None:
-        self.text = text
-        self.offsets = offsets
-
-    @classmethod
-    def pack(cls, strings: Sequence[str]) -> PackedStrings:
-        import numpy as np
-
-        offsets = np.zeros(len(strings) + 1, dtype=np.int64)
-        np.cumsum([len(s) for s in strings], out=offsets[1:])
-        return cls("".join(strings), offsets)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def to_list(self) -> list[str]:
-        """All strings at once (for the paths, which every ranking indexes)."""
-        bounds = self.offsets.tolist()
-        return [self.text[a:b] for a, b in itertools.pairwise(bounds)]
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self.text[int(self.offsets[i]):int(self.offsets[i + 1])]
-
-
-def _pack(strings: Sequence[str]) -> dict[str, Any]:
-    import numpy as np
-
-    packed = strings if isinstance(strings, PackedStrings) else PackedStrings.pack(strings)
-    return {"text": np.frombuffer(packed.text.encode("utf-8"), dtype=np.uint8), "offsets": packed.offsets}
-
-
-def _unpack(arrays: Mapping[str, Any], name: str) -> PackedStrings:
-    return PackedStrings(arrays[f"{name}.text"].tobytes().decode("utf-8"), arrays[f"{name}.offsets"])

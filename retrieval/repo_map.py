@@ -18,9 +18,11 @@ What differs from Aider, and why:
   (weighted, personalised, dangling mass sent to the personalisation vector; the
   unit tests check the factorised ranking against networkx on the edge graph), at a
   fraction of the cost per question.
-- Given the index's content digest, the graph is saved and loaded by it
+- Given the index's content, the graph is saved and loaded by its digest
   (:mod:`retrieval.map_store`): a new process answering a new question ranks the
-  saved graph and never loads the symbol table.
+  saved graph and never loads the symbol table.  After an edit, the def/ref tables
+  saved for the previous content (:mod:`retrieval.map_tables`) are patched with the
+  changed files' symbols: Aider rescans, we re-read the files that changed.
 - Names defined in more than ``MAX_DEFINERS`` files (``__init__``, ``get``,
   ``run``) are left out of the graph: Aider already divides their weight by ten,
   and on a large tree their all-to-all edges cost more than they say.
@@ -34,36 +36,52 @@ What differs from Aider, and why:
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from base.lru import Lru
-from indexer.types import FileSymbols
+from indexer.types import FileSymbols, IndexContent
 from retrieval import map_store
 from retrieval.map_graph import MapGraph, MapRow, Ranking
+from retrieval.map_tables import MapTables
 
 TokenCounter = Callable[[str], int]
 SymbolSource = Mapping[str, FileSymbols] | Callable[[], Mapping[str, FileSymbols]]
 
 
+@runtime_checkable
+class IndexedSymbols(Protocol):
+    """What the map reads from an index (:class:`~indexer.reader.IndexReader`): its content, and symbols by file."""
+
+    def content(self) -> IndexContent: ...
+
+    def symbols(self) -> Mapping[str, FileSymbols]: ...
+
+    def file_symbols(self, path: str) -> FileSymbols | None: ...
+
+
+# More changed files than this (or than a quarter of the repository) read the whole symbol table at
+# once rather than file by file: per file, the index costs ~5x more.
+PATCH_LIMIT = 2_000
+
+
 class RepoMap:
     """The def/ref tables of a repository, kept up to date file by file, and the map they rank.
 
-    The ranked structure (:class:`~retrieval.map_graph.MapGraph`) comes either from the
-    tables (:meth:`update`) or, by content digest, from the disk cache (:meth:`use`).
+    The ranked structure (:class:`~retrieval.map_graph.MapGraph`) comes from the tables
+    (:class:`~retrieval.map_tables.MapTables`), which follow either a symbol mapping
+    (:meth:`update`) or an index's content (:meth:`use`, with the disk cache).
     """
 
     def __init__(self, cache_size: int = 32) -> None:
-        self._files: dict[str, FileSymbols] = {}
-        self._defines: dict[str, set[str]] = defaultdict(set)  # name -> files defining it
-        self._referrers: dict[str, set[str]] = defaultdict(set)  # name -> files referencing it
+        self._files: dict[str, FileSymbols] = {}  # the mapping the tables follow (update), by path
+        self._tables = MapTables()
         self._version = 0
         self._last_mapping: Mapping[str, FileSymbols] | None = None
         self._last_size = -1
         self._graph: MapGraph | None = None
         self._graph_version = -1
-        self._digest = ""  # content digest of the graph in use, "" when it came from the tables alone
+        self._digest = ""  # content digest of the graph in use, "" when it follows a mapping
         self._rank_cache: Lru[tuple[Any, ...], Ranking] = Lru(cache_size)
         self._text_cache: Lru[tuple[Any, ...], str] = Lru(cache_size)
         self.lock = threading.RLock()
@@ -73,32 +91,9 @@ class RepoMap:
         """Bumped whenever the symbol table (or, by digest, the content) changed."""
         return self._version
 
-    # -- incremental tables -------------------------------------------------------------
-
-    def _add(self, fs: FileSymbols) -> None:
-        self._files[fs.path] = fs
-        for d in fs.definitions:
-            self._defines[d.name].add(fs.path)
-        for name in fs.references:
-            self._referrers[name].add(fs.path)
-
-    def _remove(self, fs: FileSymbols) -> None:
-        self._files.pop(fs.path, None)
-        for d in fs.definitions:
-            owners = self._defines.get(d.name)
-            if owners is not None:
-                owners.discard(fs.path)
-                if not owners:
-                    del self._defines[d.name]
-        for name in fs.references:
-            users = self._referrers.get(name)
-            if users is not None:
-                users.discard(fs.path)
-                if not users:
-                    del self._referrers[name]
-
-    def _changed(self) -> None:
+    def _changed(self, graph: MapGraph | None = None) -> None:
         self._version += 1
+        self._graph, self._graph_version = graph, self._version
         self._rank_cache.clear()
         self._text_cache.clear()
 
@@ -113,47 +108,48 @@ class RepoMap:
             if symbols is self._last_mapping and len(symbols) == self._last_size:
                 return 0
             self._last_mapping, self._last_size = symbols, len(symbols)
-            changed = 0
-            for path in [p for p in self._files if p not in symbols]:
-                self._remove(self._files[path])
-                changed += 1
+            changed: dict[str, FileSymbols | None] = {p: None for p in self._files if p not in symbols}
             for path, fs in symbols.items():
                 old = self._files.get(path)
-                if old is fs:
-                    continue
-                if old is not None:
-                    if old == fs:
-                        self._files[path] = fs  # same content, new object: remember it for the `is` check
-                        continue
-                    self._remove(old)
-                self._add(fs)
-                changed += 1
+                if old is not fs and old != fs:
+                    changed[path] = fs
+            if self._digest:  # the tables followed an index's content: now they follow this mapping
+                changed.update({p: None for p in self._tables.paths if p not in symbols})
+            self._files = dict(symbols)
             if changed or self._digest:
-                self._digest = ""  # the tables, not a saved graph, decide from now on
-                self._graph = None
+                self._tables = self._tables.patch(changed)
+                self._digest = ""
                 self._changed()
-            return changed
+            return len(changed)
 
-    def use(self, digest: str, symbols: SymbolSource) -> None:
-        """Rank the repository whose index content digest is ``digest``.
+    def use(self, index: IndexedSymbols, repo_key: str = "") -> None:
+        """Rank the repository whose index is ``index``, by its content.
 
-        The graph in use, or the one saved for ``digest``, when there is one; otherwise the
-        symbols (loaded only now, when ``symbols`` is a callable) update the tables and the
-        graph built from them is saved for the next process.
+        The tables in use, or those saved for this content, when there are some.  Otherwise
+        the tables of an earlier content of this repository (in memory, or saved as the latest
+        for ``repo_key``) are patched with the files whose hash changed, read one by one from
+        the index (the whole symbol table only for a large change or no earlier tables), and
+        saved for the next process.
         """
         with self.lock:
-            if digest and digest == self._digest and self._graph is not None:
+            content = index.content()
+            if content.digest == self._digest and self._graph is not None:
                 return
-            saved = map_store.load(digest) if digest else None
-            if saved is not None:
-                self._graph, self._digest, self._last_mapping, self._last_size = saved, digest, None, -1
-                self._changed()
-                self._graph_version = self._version
-                return
-            self.update(symbols() if callable(symbols) else symbols)
-            if digest:
-                map_store.save(digest, self.graph())
-                self._digest = digest
+            tables = map_store.load(content.digest)
+            if tables is None:
+                base = self._tables if self._tables.version == content.version else \
+                    map_store.load_latest(repo_key, content.version) or MapTables(version=content.version)
+                stale = content.changed_since(base.content)
+                if len(stale) > min(PATCH_LIMIT, len(content.hashes) // 4):
+                    every = index.symbols()
+                    changed = {path: every.get(path) for path in stale}
+                else:
+                    changed = {path: index.file_symbols(path) for path in stale}
+                tables = base.patch(changed, content)
+                map_store.save(content.digest, tables, repo_key)
+            self._tables, self._files, self._last_mapping, self._last_size = tables, {}, None, -1
+            self._digest = content.digest
+            self._changed(tables.graph())
 
     # -- graph and ranking --------------------------------------------------------------
 
@@ -161,8 +157,7 @@ class RepoMap:
         """The ranked structure for the current tables (or the loaded one), built once per version."""
         with self.lock:
             if self._graph is None or self._graph_version != self._version:
-                self._graph = MapGraph.build(self._files, self._defines, self._referrers)
-                self._graph_version = self._version
+                self._graph, self._graph_version = self._tables.graph(), self._version
             return self._graph
 
     def _rank(self, focus_files: Sequence[str], focus_names: Sequence[str]) -> Ranking:
@@ -249,35 +244,29 @@ def shared_repo_map(key: str = "") -> RepoMap:
 
 
 def build_repo_map(
-    symbols: SymbolSource,
+    source: SymbolSource | IndexedSymbols,
     budget: int,
     count_tokens: TokenCounter,
     focus_files: Sequence[str] = (),
     focus_names: Sequence[str] = (),
     *,
     cache_key: str = "",
-    content_digest: str = "",
 ) -> str:
-    """The repo map for ``symbols`` within ``budget`` tokens, ranked toward the files and names in play.
+    """The repo map of ``source`` within ``budget`` tokens, ranked toward the files and names in play.
 
-    Uses (and updates incrementally) the shared :class:`RepoMap` for ``cache_key``, so a second
-    call on an unchanged or slightly changed repository reuses the tables and rankings.  With
-    ``content_digest`` (the index's, :func:`index_digest`) the ranked structure is also loaded
-    from and saved to the disk cache, and ``symbols`` may be a callable that is called only
-    when nothing is saved for that content: a new process skips the symbol table.
+    Uses (and updates incrementally) the shared :class:`RepoMap` for ``cache_key`` (the
+    repository's path), so a second call on an unchanged or slightly changed repository reuses
+    the tables and rankings.  An index (:class:`IndexedSymbols`) is mapped by its content, with
+    the disk cache (:meth:`RepoMap.use`): a new process loads the saved graph, or patches the
+    saved tables of the repository's previous content, and reads the whole symbol table only
+    when neither is there.  A mapping of symbols (or a callable returning one) is mapped as is.
     """
     if budget <= 0:
         return ""
     repo_map = shared_repo_map(cache_key)
     with repo_map.lock:
-        if content_digest:
-            repo_map.use(content_digest, symbols)
+        if isinstance(source, IndexedSymbols):
+            repo_map.use(source, cache_key)
         else:
-            repo_map.update(symbols() if callable(symbols) else symbols)
+            repo_map.update(source() if callable(source) else source)
         return repo_map.render(budget, count_tokens, focus_files, focus_names)
-
-
-def index_digest(reader: Any) -> str:
-    """The reader's content digest, or "" for a reader without one (a test double): no disk cache then."""
-    digest = getattr(reader, "content_digest", None)
-    return digest() if callable(digest) else ""

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from indexer.types import FileSymbols
 from retrieval import render
 from retrieval.map_graph import (
     FOCUS_FILE_MUL,
@@ -66,14 +67,21 @@ def test_window_never_exceeds_its_budget(line: int, col: int | None, budget: int
         assert _cost(w.start, w.end) <= budget
 
 
-def _edge_graph(rm: RepoMap, focus: set[str], mentioned: set[str]) -> nx.MultiDiGraph:
+def _edge_graph(files: dict[str, FileSymbols], focus: set[str], mentioned: set[str]) -> nx.MultiDiGraph:
     """Aider's graph, edge by edge: every referrer to every definer, self-loops for unreferenced names."""
+    defines: dict[str, set[str]] = {}
+    referrers: dict[str, set[str]] = {}
+    for path, fs in files.items():
+        for d in fs.definitions:
+            defines.setdefault(d.name, set()).add(path)
+        for name in fs.references:
+            referrers.setdefault(name, set()).add(path)
     g = nx.MultiDiGraph()
-    g.add_nodes_from(rm.graph().paths)
-    for name, definers in rm._defines.items():
+    g.add_nodes_from(files)
+    for name, definers in defines.items():
         if len(definers) > MAX_DEFINERS:
             continue
-        users = rm._referrers.get(name)
+        users = referrers.get(name)
         name_mul = MENTIONED_MUL if name in mentioned else 1.0
         pairs = [(d, d, UNREFERENCED_SELF_WEIGHT) for d in definers] if not users else \
             [(u, d, name_multiplier(name, len(definers))) for u in users for d in definers]
@@ -86,9 +94,10 @@ def _edge_graph(rm: RepoMap, focus: set[str], mentioned: set[str]) -> nx.MultiDi
 def test_factorised_pagerank_matches_networkx_on_the_edge_graph(focus: tuple[str, ...],
                                                                   mentioned: tuple[str, ...]) -> None:
     rm = RepoMap()
-    rm.update(symbols())
+    files = symbols()
+    rm.update(files)
     g = rm.graph()
-    edges = _edge_graph(rm, set(focus), set(mentioned))
+    edges = _edge_graph(files, set(focus), set(mentioned))
     simple = nx.DiGraph()  # parallel edges add up, as in PageRank on a multigraph
     simple.add_nodes_from(edges.nodes)
     for src, dst, data in edges.edges(data=True):
@@ -97,7 +106,7 @@ def test_factorised_pagerank_matches_networkx_on_the_edge_graph(focus: tuple[str
     personal = {p: 1.0 for p in focus}
     for name in mentioned:
         personal.update({p: 1.0 for p in g.paths if name in {*p.split("/"), p.rsplit("/", 1)[-1].rsplit(".", 1)[0]}})
-        personal.update({p: 1.0 for p in rm._defines.get(name, ())})
+        personal.update({p: 1.0 for p, fs in files.items() if any(d.name == name for d in fs.definitions)})
     expected = nx.pagerank(simple, weight="weight", personalization=personal or None,
                            dangling=personal or None, tol=1e-12, max_iter=1000)
     index = {p: i for i, p in enumerate(g.paths)}
