@@ -35,7 +35,9 @@ What differs from Aider, and why:
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -45,6 +47,7 @@ from retrieval import map_store
 from retrieval.map_graph import MapGraph, MapRow, Ranking
 from retrieval.map_tables import MapTables
 
+log = logging.getLogger(__name__)
 TokenCounter = Callable[[str], int]
 SymbolSource = Mapping[str, FileSymbols] | Callable[[], Mapping[str, FileSymbols]]
 
@@ -137,16 +140,21 @@ class RepoMap:
                 return
             tables = map_store.load(content.digest)
             if tables is None:
+                started = time.perf_counter()
                 base = self._tables if self._tables.version == content.version else \
                     map_store.load_latest(repo_key, content.version) or MapTables(version=content.version)
                 stale = content.changed_since(base.content)
-                if len(stale) > min(PATCH_LIMIT, len(content.hashes) // 4):
+                whole = len(stale) > min(PATCH_LIMIT, len(content.hashes) // 4)
+                if whole:
                     every = index.symbols()
                     changed = {path: every.get(path) for path in stale}
                 else:
                     changed = {path: index.file_symbols(path) for path in stale}
                 tables = base.patch(changed, content)
                 map_store.save(content.digest, tables, repo_key)
+                log.info("repo map tables for %d files: %d changed, read %s, in %.2f s", len(content.hashes),
+                         len(stale), "with the whole symbol table" if whole else "file by file",
+                         time.perf_counter() - started)
             self._tables, self._files, self._last_mapping, self._last_size = tables, {}, None, -1
             self._digest = content.digest
             self._changed(tables.graph())

@@ -357,6 +357,11 @@ class AssistantApp(App[None]):
         except UsageError as exc:
             self.notify(exc.hint or "", title=exc.message, severity="warning")
             return
+        if parsed.command in ("ask", "explain") and "chat" in self._generating:
+            # Typed while an answer streams: keep it in the prompt to send once the answer is done.
+            self.notify("an answer is still streaming: your question stays here (Esc stops the answer)",
+                        severity="warning")
+            return
         prompt.remember(text)
         prompt.value = ""
         self.post_message(m.QuestionSubmitted(text, parsed.command))

@@ -80,6 +80,10 @@ async def test_ui_responds_while_the_model_streams_and_escape_stops_it(repo: Pat
         assert not context.display
         await pilot.press("f4")
         assert context.display and app.busy
+        # A next question typed while the answer streams is not lost: it waits in the prompt.
+        app.query_one(PromptInput).value = "and how are discounts applied?"
+        await pilot.press("enter")
+        assert app.query_one(PromptInput).value == "and how are discounts applied?" and app.busy
         await pilot.press("escape")
         await settle(pilot, lambda: any(isinstance(s, m.AnswerDone) for s in seen), "the stopped answer")
         done = next(s for s in seen if isinstance(s, m.AnswerDone))
@@ -88,6 +92,7 @@ async def test_ui_responds_while_the_model_streams_and_escape_stops_it(repo: Pat
         assert len([s for s in seen if isinstance(s, m.AnswerChunk)]) < 200
         assert not app.busy
         assert app.session.turns[-1].content == done.turn.content  # what streamed is saved
+        assert app.query_one(PromptInput).value == "and how are discounts applied?"
 
 
 async def test_explain_a_symbol(repo: Path, real_backend: object) -> None:
