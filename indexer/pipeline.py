@@ -38,7 +38,7 @@ from indexer.lock import index_lock
 from indexer.progress import ProgressCallback, ProgressEvent, emit
 from indexer.secrets import redact
 from indexer.tokenize import code_tokens, path_tokens
-from indexer.types import Chunk, FileSymbols, IndexStats, SkippedFile
+from indexer.types import Chunk, IndexStats, SkippedFile
 from indexer.vector_cache import SharedVectorCache, open_shared_cache
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ class _Processed:
     language: str
     status: str  # "indexed" or "skipped"
     reason: str = ""
-    chunks: list[Chunk] | None = None
-    symbols: FileSymbols | None = None
+    chunks: store.PackedChunks | None = None  # packed here, in the worker (see PackedChunks)
+    symbols: store.PackedSymbols | None = None
     terms: DocTerms | None = None  # the chunks' BM25 term counts, one document per chunk
     replaced: bool = False
     redacted: int = 0
@@ -107,8 +107,8 @@ def _process(cand: Candidate, old_hash: str | None, settings: IndexSettings) -> 
     result = chunk_file(cand.path, text, language, settings.chunk_tokens)
     # tokenized here, in the worker: in the indexing process it was most of a cold run's serial work
     terms = DocTerms.count([bm25_tokens(c) for c in result.chunks])
-    return _Processed(cand, digest, language, "indexed", chunks=result.chunks, symbols=result.symbols,
-                      terms=terms, replaced=replaced, redacted=redacted)
+    return _Processed(cand, digest, language, "indexed", chunks=store.pack_chunks(result.chunks),
+                      symbols=store.pack_symbols(result.symbols), terms=terms, replaced=replaced, redacted=redacted)
 
 
 def _worker_init(owner: int) -> None:
@@ -430,23 +430,23 @@ class _Run:
             for path in gone:
                 conn.execute("DELETE FROM files WHERE path = ?", (path,))
                 store.delete_symbols(conn, path)
-            new_chunks: list[Chunk] = []
+            new_ids: list[str] = []
             for item in batch:
                 cand = item.candidate
-                chunks = item.chunks or []
-                new_chunks.extend(chunks)
+                ids = item.chunks.ids if item.chunks is not None else []
+                new_ids.extend(ids)
                 conn.execute(
                     "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, language, status, chunk_ids, n_chunks,"
                     " replaced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cand.path, cand.size, cand.mtime_ns, item.digest, item.language,
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
-                     store.list_json([c.id for c in chunks]), len(chunks), int(item.replaced)))
+                     store.list_json(ids), len(ids), int(item.replaced)))
                 if item.symbols is not None:
                     store.write_symbols(conn, cand.path, item.language, item.symbols)
                 else:
                     store.delete_symbols(conn, cand.path)
-            store.insert_chunks(conn, new_chunks)
-            bm25.add_counted([c.id for c in new_chunks],  # saves df, N, mean idf
+            store.insert_chunks(conn, [(item.candidate.path, item.chunks) for item in batch if item.chunks is not None])
+            bm25.add_counted(new_ids,  # saves df, N, mean idf
                              DocTerms.concat([item.terms for item in batch if item.terms is not None]))
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
@@ -458,7 +458,7 @@ class _Run:
             store.bump_generation(conn)
         for item in batch:
             manifest[item.candidate.path] = (item.candidate.size, item.candidate.mtime_ns, item.digest,
-                                             item.status, store.list_json([c.id for c in item.chunks or []]))
+                                             item.status, store.list_json(item.chunks.ids if item.chunks is not None else []))
         for path in deleted:
             manifest.pop(path, None)
 

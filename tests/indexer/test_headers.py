@@ -14,6 +14,7 @@ import pytest
 
 from assistant.completion import check_syntax
 from base.config import IndexSettings
+from indexer import store
 from indexer.chunker import chunk_file
 from indexer.discover import Candidate
 from indexer.languages import detect_language
@@ -125,8 +126,9 @@ def test_the_indexer_records_a_cpp_header_as_cpp(tmp_path: Path) -> None:
         stat = path.stat()
         done = _process(Candidate(name, str(path), stat.st_size, stat.st_mtime_ns), None, settings)
         assert done.language == language
-        assert {c.language for c in done.chunks or []} == {language}
-        assert done.symbols is not None and done.symbols.definitions
+        assert done.chunks is not None and done.symbols is not None and done.symbols.definitions
+        chunks = store.unpack_file_chunks(done.chunks.body, done.chunks.ids, name)
+        assert {c.language for c in chunks if c is not None} == {language}
 
 
 def test_a_completion_in_a_cpp_header_is_checked_as_cpp() -> None:
