@@ -429,7 +429,9 @@ class _Run:
             store.delete_chunks(conn, replaced, old_ids)
             for path in gone:
                 conn.execute("DELETE FROM files WHERE path = ?", (path,))
-                store.delete_symbols(conn, path)
+            for path in replaced:
+                if path in manifest:  # a file new to the index has no symbols yet (most of a cold run's files)
+                    store.delete_symbols(conn, path)
             new_ids: list[str] = []
             for item in batch:
                 cand = item.candidate
@@ -441,10 +443,8 @@ class _Run:
                     (cand.path, cand.size, cand.mtime_ns, item.digest, item.language,
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
                      store.list_json(ids), len(ids), int(item.replaced)))
-                if item.symbols is not None:
-                    store.write_symbols(conn, cand.path, item.language, item.symbols)
-                else:
-                    store.delete_symbols(conn, cand.path)
+            store.write_symbols(conn, [(item.candidate.path, item.language, item.symbols) for item in batch
+                                       if item.symbols is not None])
             store.insert_chunks(conn, [(item.candidate.path, item.chunks) for item in batch if item.chunks is not None])
             bm25.add_counted(new_ids,  # saves df, N, mean idf
                              DocTerms.concat([item.terms for item in batch if item.terms is not None]))

@@ -327,14 +327,16 @@ def pack_symbols(symbols: FileSymbols) -> PackedSymbols:
     return PackedSymbols(data, rows)
 
 
-def write_symbols(conn: sqlite3.Connection, path: str, language: str, symbols: PackedSymbols) -> None:
-    """Replace a file's symbols: definitions as rows, references and imports as one compressed value."""
-    delete_symbols(conn, path)
-    file_id = conn.execute("INSERT INTO symbols(path, language, data) VALUES (?, ?, ?)",
-                           (path, language, symbols.data)).lastrowid
+def write_symbols(conn: sqlite3.Connection, files: Iterable[tuple[str, str, PackedSymbols]]) -> None:
+    """Store the symbols of ``(path, language, symbols)`` files (the caller deleted their old ones):
+    definitions as rows, in one statement for all the files, references and imports as one compressed value."""
+    rows: list[tuple[Any, ...]] = []
+    for path, language, symbols in files:
+        file_id = conn.execute("INSERT INTO symbols(path, language, data) VALUES (?, ?, ?)",
+                               (path, language, symbols.data)).lastrowid
+        rows += [(file_id, *row) for row in symbols.definitions]
     conn.executemany("INSERT INTO definitions(file_id, seq, key, qkey, name, qualified_name, kind, start_line, "
-                     "end_line, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [(file_id, *row) for row in symbols.definitions])
+                     "end_line, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 _DEFINITION_COLUMNS = "s.path, d.name, d.qualified_name, d.kind, d.start_line, d.end_line, d.signature"
