@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import sysconfig
 import textwrap
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,22 @@ def test_invariant_holds_for_generated_python(lines: list[str], limit: int) -> N
 def test_invariant_holds_for_generated_other_languages(lines: list[str], limit: int, language: str) -> None:
     text = "\n".join(lines)
     assert_invariant(text, chunk_file("gen.x", text, language, max_tokens=limit).chunks)
+
+
+def test_references_are_in_first_use_order_every_time() -> None:
+    """The same file gives the same symbols: the query's captures come in no fixed order."""
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "retrieval/context.py").read_text()
+    first = chunk_file("context.py", text, "python").symbols.references
+    chunk_file("other.py", (root / "retrieval/repo_map.py").read_text(), "python")
+    assert chunk_file("context.py", text, "python").symbols.references == first
+    # Code without comments or strings, where the first use of each name is plain to see.
+    names = [f"name_{(i * 37) % 211}" for i in range(211)]
+    source = "".join(f"def use_{i}():\n    return {a}({b}, {c}.attr_{i})\n"
+                     for i, (a, b, c) in enumerate(zip(names[::3], names[1::3], names[2::3], strict=False)))
+    expected: dict[str, None] = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and token.string not in ("def", "return") and \
+                not token.string.startswith("use_"):
+            expected.setdefault(token.string)
+    assert list(chunk_file("gen.py", source, "python").symbols.references) == list(expected)
