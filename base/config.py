@@ -62,6 +62,9 @@ class IndexSettings:
     )
     embedding_backend: str = field(default="auto", metadata=_doc(
         "auto, onnx or torch.", choices=("auto", "onnx", "torch")))
+    embedding_device: str = field(default="auto", metadata=_doc(
+        "auto (a GPU when there is one, else the CPU), cpu, cuda, cuda:N or mps. On a GPU the embedder runs "
+        "in torch (fp16 on CUDA) with large batches; queries are still embedded on the CPU."))
     embed_batch_size: int = field(default=16, metadata=_doc(
         "Chunks per embedding batch (texts are sorted by length first; 16 was fastest on 2 cores).", low=1))
     embed_max_tokens: int = field(default=128, metadata=_doc(

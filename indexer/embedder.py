@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from base.devices import resolve_device
 from base.errors import IndexingError
 from indexer.embedder_base import (  # re-exported: the embedder's public names
     Embedder,
@@ -41,7 +42,7 @@ __all__ = ["Embedder", "OnnxEmbedder", "TorchEmbedder", "auto_threads", "load_em
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
-_LOADED: dict[tuple[str, str, int], Embedder] = {}
+_LOADED: dict[tuple[str, str, int, str], Embedder] = {}
 
 
 def resolve_model_path(name: str) -> str:
@@ -53,23 +54,31 @@ def resolve_model_path(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
+GPU_MIN_BATCH = 256  # a GPU is busy only with large batches; on a CPU small ones were fastest
+
+
 class TorchEmbedder(Embedder):
-    def __init__(self, model_name: str, model_path: str, threads: int, max_tokens: int) -> None:
+    """The sentence-transformers reference; on a CUDA GPU in fp16 (the vectors' flavour says so)."""
+
+    def __init__(self, model_name: str, model_path: str, threads: int, max_tokens: int, device: str = "cpu") -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
         self.model_name = model_name
-        self.flavour = "torch"
-        self.fingerprint = "torch"
+        self.device = device
+        self.flavour = "torch-fp16" if device.startswith("cuda") else "torch"
+        self.fingerprint = self.flavour
         self.threads = -1
         self.set_threads(threads)
         quiet_transformers()
         try:
-            self.model = SentenceTransformer(model_path, device="cpu", local_files_only=True)
+            self.model = SentenceTransformer(model_path, device=device, local_files_only=True)
         except Exception as exc:  # any loader failure is "cannot load this model offline"
             raise IndexingError(f"cannot load embedding model {model_name!r} offline ({type(exc).__name__})",
                                 hint="set index.embedding_model to a local sentence-transformers directory "
                                      "or a model already in the Hugging Face cache") from exc
+        if device.startswith("cuda"):
+            self.model.half()
         self.max_tokens = max(8, min(max_tokens, self.model.max_seq_length or max_tokens))
         self.model.max_seq_length = self.max_tokens
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
@@ -86,20 +95,30 @@ class TorchEmbedder(Embedder):
 
     def embed(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         limit = self.max_tokens * 8
+        if self.device != "cpu":
+            batch_size = max(batch_size, GPU_MIN_BATCH)
         vectors = self.model.encode([t[:limit] for t in texts], batch_size=batch_size,
                                     normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 
 def load_embedder(model: str, backend: str = "auto", threads: int = 0, max_tokens: int = 128,
-                  progress: Callable[[str], None] | None = None) -> Embedder:
+                  progress: Callable[[str], None] | None = None, device: str = "cpu") -> Embedder:
     """The embedder for ``model`` (cached per process); ``backend`` is auto, onnx or torch.
 
     ``progress`` hears the steps of a first-time ONNX export (see :func:`indexer.onnx_export.ensure_onnx`).
+    ``device`` is the ``index.embedding_device`` setting: any GPU means torch (the ONNX export is the
+    CPU's fast path).
     """
     if backend not in ("auto", "onnx", "torch"):
         raise IndexingError(f"unknown embedding backend {backend!r}", hint="use auto, onnx or torch")
-    key = (model, backend, max_tokens)
+    device = resolve_device(device, key="index.embedding_device", error=IndexingError)
+    if device != "cpu":
+        if backend == "onnx":
+            raise IndexingError(f"index.embedding_backend=onnx runs on the CPU, not on {device}",
+                                hint="set index.embedding_backend=auto (or index.embedding_device=cpu)")
+        backend = "torch"
+    key = (model, backend, max_tokens, device)
     cached = _LOADED.get(key)
     if cached is not None:
         cached.set_threads(threads)
@@ -123,6 +142,6 @@ def load_embedder(model: str, backend: str = "auto", threads: int = 0, max_token
         raise IndexingError(f"ONNX backend needs a local sentence-transformers directory, got {model!r}",
                             hint="set index.embedding_backend = 'torch'")
     if embedder is None:
-        embedder = TorchEmbedder(model, path, threads, max_tokens)
+        embedder = TorchEmbedder(model, path, threads, max_tokens, device)
     _LOADED[key] = embedder
     return embedder

@@ -478,7 +478,8 @@ class _Run:
             emit(self.progress, "model", steps, 0, message)
 
         embedder = load_embedder(settings.embedding_model, backend=settings.embedding_backend,
-                                 threads=settings.threads, max_tokens=settings.embed_max_tokens, progress=model_step)
+                                 threads=settings.threads, max_tokens=settings.embed_max_tokens, progress=model_step,
+                                 device=settings.embedding_device)
         model_key = f"{settings.embedding_model}|{embedder.fingerprint}|{embedder.max_tokens}|t{EMBED_TEXT_VERSION}"
         collection = collection_name(self.repo, settings.embedding_model, embedder.dim)
         state: dict[str, Any] | None = store.get_meta(conn, "vector_state")

@@ -33,6 +33,7 @@ from assistant.models.resolve import (
 )
 from assistant.models.stops import safe_end
 from assistant.models.threads import apply_threads
+from base import devices
 from base.config import ModelSettings
 from base.cpu import CpuPolicy
 from base.errors import ModelError
@@ -48,34 +49,8 @@ _POLL_S = 0.25
 
 
 def resolve_device(setting: str) -> str:
-    """``auto`` → cuda, then mps, then cpu; an explicit GPU device must exist."""
-    import torch
-
-    wanted = setting.strip().lower() or "auto"
-    if wanted == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    if wanted.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ModelError(f"model.device={setting} but CUDA is not available on this machine",
-                             hint="set model.device=auto (or cpu)")
-        if ":" in wanted:
-            index = int(wanted.split(":", 1)[1])
-            if index >= torch.cuda.device_count():
-                raise ModelError(f"model.device={setting} but only {torch.cuda.device_count()} CUDA device(s) exist")
-        return wanted
-    if wanted == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ModelError("model.device=mps but MPS (Apple GPU) is not available", hint="set model.device=auto")
-        return "mps"
-    if wanted == "cpu":
-        return "cpu"
-    raise ModelError(f"unknown model.device '{setting}'", hint="use auto, cpu, cuda, cuda:N or mps")
+    """``model.device`` as a torch device (see :func:`base.devices.resolve_device`)."""
+    return devices.resolve_device(setting, key="model.device", error=ModelError)
 
 
 def resolve_dtype(setting: str, device: str) -> Any:
