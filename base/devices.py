@@ -12,22 +12,26 @@ from pathlib import Path
 
 from base.errors import AssistantError
 
-# What a machine with a GPU torch can use has: an NVIDIA or ROCm driver, or macOS (Apple GPUs).
-_GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
+# What a machine with a GPU torch can use has: an NVIDIA driver (WSL2's /dev/dxg, Jetson's nvhost), ROCm's
+# /dev/kfd, or macOS (Apple GPUs).
+_GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/dxg", "/dev/nvhost-ctrl-gpu", "/dev/kfd")
 
 
 def _gpu_driver_present() -> bool:
     return sys.platform == "darwin" or any(Path(p).exists() for p in _GPU_DRIVER_FILES)
 
 
-def resolve_device(setting: str, *, key: str, error: type[AssistantError]) -> str:
+def resolve_device(setting: str, *, key: str, error: type[AssistantError], driver_check: bool = False) -> str:
     """``auto`` → cuda, then mps, then cpu; ``cuda``, ``cuda:N`` and ``mps`` must be available.
 
-    ``key`` is the setting's name (for the message), ``error`` the error to raise.
+    ``key`` is the setting's name (for the message), ``error`` the error to raise.  With
+    ``driver_check``, ``auto`` on a machine without a GPU driver is the CPU without importing
+    torch (1-2 s): for a caller that would otherwise never import it (the ONNX embedder); a GPU
+    the driver list does not know then runs on the CPU, slower but right.
     """
     wanted = setting.strip().lower() or "auto"
-    if wanted == "cpu" or (wanted == "auto" and not _gpu_driver_present()):
-        return "cpu"  # no torch import (1-2 s): the ONNX embedder and a CPU model's budget never need it
+    if wanted == "cpu" or (wanted == "auto" and driver_check and not _gpu_driver_present()):
+        return "cpu"
     import torch
 
     if wanted == "auto":

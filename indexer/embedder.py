@@ -112,7 +112,7 @@ def load_embedder(model: str, backend: str = "auto", threads: int = 0, max_token
     """
     if backend not in ("auto", "onnx", "torch"):
         raise IndexingError(f"unknown embedding backend {backend!r}", hint="use auto, onnx or torch")
-    device = resolve_device(device, key="index.embedding_device", error=IndexingError)
+    device = resolve_device(device, key="index.embedding_device", error=IndexingError, driver_check=True)
     if device != "cpu":
         if backend == "onnx":
             raise IndexingError(f"index.embedding_backend=onnx runs on the CPU, not on {device}",

@@ -24,7 +24,8 @@ def _cuda() -> bool:
 @pytest.mark.skipif(_gpu_driver_present(), reason="checks the CPU-only path of a machine without a GPU driver")
 def test_auto_is_the_cpu_without_importing_torch() -> None:
     code = ("import sys\nfrom base.devices import resolve_device\nfrom base.errors import IndexingError\n"
-            "print(resolve_device('auto', key='index.embedding_device', error=IndexingError), 'torch' in sys.modules)")
+            "print(resolve_device('auto', key='index.embedding_device', error=IndexingError, driver_check=True),\n"
+            "      'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == ["cpu", "False"]  # an index run on a CPU pays no torch import for the check
