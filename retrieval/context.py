@@ -499,7 +499,7 @@ def build_context(
     header_cost = count_tokens(render.REPO_MAP_HEADER + "\n" + render.BLOCK_SEPARATOR)
     if map_room - header_cost >= MIN_REPO_MAP_TOKENS and symbols:
         focus_files = [target.path, *[p.path for p in packer.accepted if p.path]]
-        # An index is mapped by its content (a saved graph, or saved tables patched with the changed
+        # An index is mapped by its content (the tables saved for it, or the last ones patched with the changed
         # files); a reader without one (a test double) by its symbols.
         source = reader if isinstance(reader, IndexedSymbols) else reader.symbols
         map_text = build_repo_map(source, map_room - header_cost, count_tokens, focus_files, focus_names,

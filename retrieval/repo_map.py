@@ -18,9 +18,9 @@ What differs from Aider, and why:
   (weighted, personalised, dangling mass sent to the personalisation vector; the
   unit tests check the factorised ranking against networkx on the edge graph), at a
   fraction of the cost per question.
-- Given the index's content, the graph is saved and loaded by its digest
-  (:mod:`retrieval.map_store`): a new process answering a new question ranks the
-  saved graph and never loads the symbol table.  After an edit, the def/ref tables
+- Given the index's content, the def/ref tables and the graph's columns are saved and
+  loaded by its digest (:mod:`retrieval.map_store`): a new process answering a new
+  question ranks them and never loads the symbol table.  After an edit, the def/ref tables
   saved for the previous content (:mod:`retrieval.map_tables`) are patched with the
   changed files' symbols: Aider rescans, we re-read the files that changed.
 - Names defined in more than ``MAX_DEFINERS`` files (``__init__``, ``get``,
@@ -265,7 +265,7 @@ def build_repo_map(
     Uses (and updates incrementally) the shared :class:`RepoMap` for ``cache_key`` (the
     repository's path), so a second call on an unchanged or slightly changed repository reuses
     the tables and rankings.  An index (:class:`IndexedSymbols`) is mapped by its content, with
-    the disk cache (:meth:`RepoMap.use`): a new process loads the saved graph, or patches the
+    the disk cache (:meth:`RepoMap.use`): a new process loads the saved tables, or patches the
     saved tables of the repository's previous content, and reads the whole symbol table only
     when neither is there.  A mapping of symbols (or a callable returning one) is mapped as is.
     """
