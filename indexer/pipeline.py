@@ -433,16 +433,18 @@ class _Run:
                 if path in manifest:  # a file new to the index has no symbols yet (most of a cold run's files)
                     store.delete_symbols(conn, path)
             new_ids: list[str] = []
+            ids_json: list[str] = []  # each file's chunk ids, for its row and the in-memory manifest
             for item in batch:
                 cand = item.candidate
                 ids = item.chunks.ids if item.chunks is not None else []
                 new_ids.extend(ids)
+                ids_json.append(store.list_json(ids))
                 conn.execute(
                     "INSERT OR REPLACE INTO files(path, size, mtime_ns, hash, language, status, chunk_ids, n_chunks,"
                     " replaced) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (cand.path, cand.size, cand.mtime_ns, item.digest, item.language,
                      item.status if item.status == "indexed" else f"skipped:{item.reason}",
-                     store.list_json(ids), len(ids), int(item.replaced)))
+                     ids_json[-1], len(ids), int(item.replaced)))
             store.write_symbols(conn, [(item.candidate.path, item.language, item.symbols) for item in batch
                                        if item.symbols is not None])
             store.insert_chunks(conn, [(item.candidate.path, item.chunks) for item in batch if item.chunks is not None])
@@ -456,9 +458,9 @@ class _Run:
                 # must resume file by file, not start over
                 store.set_meta(conn, "fingerprint", self._fingerprint())
             store.bump_generation(conn)
-        for item in batch:
+        for item, chunk_ids in zip(batch, ids_json, strict=True):
             manifest[item.candidate.path] = (item.candidate.size, item.candidate.mtime_ns, item.digest,
-                                             item.status, store.list_json(item.chunks.ids if item.chunks is not None else []))
+                                             item.status, chunk_ids)
         for path in deleted:
             manifest.pop(path, None)
 

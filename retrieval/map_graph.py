@@ -65,11 +65,6 @@ def name_weights(flags: Any, definers: Any) -> Any:
             * np.where(definers > 5, COMMON_MUL, 1.0))
 
 
-def name_multiplier(name: str, definers: int) -> float:
-    """The weight of one name's edges (:func:`name_weights` for a single name)."""
-    return float(name_weights([name_flags(name)], [definers])[0])
-
-
 def shown(fs: FileSymbols) -> Iterable[SymbolDef]:
     """The definitions a map may show: top-level ones and their members."""
     return (d for d in fs.definitions if d.qualified_name.count(".") <= MAX_DEPTH)

@@ -80,9 +80,8 @@ class PackedStrings(Sequence[str]):
         return PackedStrings("".join(pieces), offsets)
 
     def take(self, ids: Any) -> PackedStrings:
-        """The strings at ``ids``, in that order."""
-        return PackedStrings.pack([self[i] for i in ids.tolist()] if hasattr(ids, "tolist") else
-                                  [self[i] for i in ids])
+        """The strings at ``ids`` (a numpy integer array), in that order."""
+        return PackedStrings.pack([self[i] for i in ids.tolist()])
 
     def arrays(self, name: str) -> dict[str, Any]:
         """These strings as two numpy arrays named ``<name>.text`` (UTF-8) and ``<name>.offsets``."""

@@ -15,7 +15,8 @@ from retrieval.map_graph import (
     MAX_DEFINERS,
     MENTIONED_MUL,
     UNREFERENCED_SELF_WEIGHT,
-    name_multiplier,
+    name_flags,
+    name_weights,
 )
 from retrieval.repo_map import RepoMap, build_repo_map
 from tests.retrieval.minirepo import FILES, symbols, whitespace_tokens
@@ -65,6 +66,11 @@ def test_window_never_exceeds_its_budget(line: int, col: int | None, budget: int
     w = cursor_window(LINES, line, col, None, budget, _cost)
     if not w.empty:
         assert _cost(w.start, w.end) <= budget
+
+
+def name_multiplier(name: str, definers: int) -> float:
+    """Aider's weight of one name's edges, as the map computes it for all names at once."""
+    return float(name_weights([name_flags(name)], [definers])[0])
 
 
 def _edge_graph(files: dict[str, FileSymbols], focus: set[str], mentioned: set[str]) -> nx.MultiDiGraph:
