@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,13 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from base.config import IndexSettings
-from base.errors import IndexingError, IndexMissingError, RetrievalError
+from base.errors import RetrievalError
 from indexer import store
 from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.tokenize import code_tokens
 from indexer.types import Chunk, FileSymbols, IndexContent, SymbolDef
-
-_HINT = "run `repo-assistant index`"
 
 
 class IndexReader:
@@ -57,25 +54,7 @@ class IndexReader:
         when it was written by an incompatible version or is unreadable.
         """
         repo = Path(repo).resolve()
-        path = store.db_path(repo)
-        if not path.is_file():
-            raise IndexMissingError(f"no index for {repo}", hint=_HINT)
-        try:
-            conn = store.connect(path)
-            version = store.get_meta(conn, "format_version")
-            generation = store.get_meta(conn, "generation")
-        except sqlite3.DatabaseError as exc:
-            raise IndexingError(f"the index at {path} is unreadable ({exc})",
-                                hint="run `repo-assistant index --rebuild`") from exc
-        if version is None or not generation:
-            conn.close()
-            raise IndexMissingError(f"the index for {repo} is still empty", hint=_HINT)
-        if version != store.INDEX_FORMAT_VERSION:
-            conn.close()
-            raise IndexingError(
-                f"the index for {repo} has format v{version}; this version reads v{store.INDEX_FORMAT_VERSION}",
-                hint="run `repo-assistant index`, which rebuilds it",
-            )
+        conn = store.open_for_reading(repo)
         return cls(repo, settings, conn)
 
     def close(self) -> None:
@@ -338,58 +317,10 @@ class IndexReader:
     # ------------------------------------------------------------------ staleness
 
     def stale_files(self) -> list[str]:
-        """Files new, changed or deleted since the last run, sorted.
+        """Files new, changed or deleted since the last run, sorted (see :func:`indexer.staleness.stale_files`)."""
+        from indexer.staleness import stale_files
 
-        Size and mtime decide for most files; only when they differ is the content hashed
-        and compared with the manifest's, so a ``git checkout`` or a patch + undo that
-        restores the same bytes (with a new mtime) does not count as a change.  While the
-        recorded walk holds (:func:`indexer.walkstate.replay`) a stat of each indexed file
-        replaces the walk; a walk that finds nothing stale is recorded for the next check
-        (the one write a reader makes, given up rather than waited for).
-        """
-        from indexer import walkstate
-        from indexer.discover import discover
-
-        with self._lock:
-            self._conn.execute("BEGIN")  # the manifest, its generation and the record: one snapshot
-            try:
-                generation = int(store.get_meta(self._conn, "generation") or 0)
-                rows = self._conn.execute("SELECT path, size, mtime_ns FROM files").fetchall()
-                shape_holds = walkstate.holds(self._conn, self.repo, self.settings)
-            finally:
-                self._conn.execute("COMMIT")
-        prefix = str(self.repo) + os.sep
-        stale = []
-        if shape_holds:  # the indexed files are all a walk would find: one stat each tells edits
-            for path, size, mtime in rows:
-                try:
-                    st = os.stat(prefix + path)
-                except OSError:
-                    stale.append(path)  # deleted
-                    continue
-                if (st.st_mtime_ns != mtime or st.st_size != size) and \
-                        self._content_changed(path, prefix + path, st.st_size, (size, mtime)):
-                    stale.append(path)
-            return sorted(stale)
-        indexed = {path: (size, mtime) for path, size, mtime in rows}
-        found = discover(self.repo, self.settings)
-        for f in found.files:
-            before = indexed.pop(f.path, None)
-            if before != (f.size, f.mtime_ns) and self._content_changed(f.path, f.location, f.size, before):
-                stale.append(f.path)
-        stale.extend(indexed)  # deleted (or now ignored)
-        if not stale:
-            with self._lock:
-                walkstate.remember(self._conn, found, self.settings, generation)
-        return sorted(stale)
-
-    def _content_changed(self, path: str, location: str, size: int, indexed: tuple[int, int] | None) -> bool:
-        """Whether a file whose stat differs from the manifest's ``indexed`` (size, mtime) holds other bytes."""
-        if indexed is None or indexed[0] != size:
-            return True
-        with self._lock:
-            row = self._conn.execute("SELECT hash FROM files WHERE path = ?", (path,)).fetchone()
-        return row is None or store.file_hash(Path(location)) != row[0]
+        return stale_files(self._conn, self.repo, self.settings, self._lock)
 
 
 class _SymbolView(Mapping[str, FileSymbols]):

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from base.errors import IndexingError, IndexMissingError
 from base.paths import repo_data_dir
 from indexer.types import Chunk, FileSymbols, SymbolDef
 
@@ -126,6 +127,37 @@ def connect(path: Path) -> sqlite3.Connection:
                                isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+_REINDEX_HINT = "run `repo-assistant index`"
+
+
+def open_for_reading(repo: Path) -> sqlite3.Connection:
+    """A connection to ``repo``'s index (``repo`` resolved), checked to hold a usable index.
+
+    Raises :class:`IndexMissingError` when there is none yet and :class:`IndexingError`
+    when it was written by an incompatible version or is unreadable.
+    """
+    path = db_path(repo)
+    if not path.is_file():
+        raise IndexMissingError(f"no index for {repo}", hint=_REINDEX_HINT)
+    try:
+        conn = connect(path)
+        version = get_meta(conn, "format_version")
+        generation = get_meta(conn, "generation")
+    except sqlite3.DatabaseError as exc:
+        raise IndexingError(f"the index at {path} is unreadable ({exc})",
+                            hint="run `repo-assistant index --rebuild`") from exc
+    if version is None or not generation:
+        conn.close()
+        raise IndexMissingError(f"the index for {repo} is still empty", hint=_REINDEX_HINT)
+    if version != INDEX_FORMAT_VERSION:
+        conn.close()
+        raise IndexingError(
+            f"the index for {repo} has format v{version}; this version reads v{INDEX_FORMAT_VERSION}",
+            hint="run `repo-assistant index`, which rebuilds it",
+        )
     return conn
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from base.errors import UsageError
 from cli.commands._model_args import add_model_arguments, model_overrides
 from cli.commands._paths import check_line, repo_path
-from cli.commands.search_cmd import refreshed_query_session
+from cli.commands.search_cmd import answer_fresh
 from cli.registry import CliContext, Command
 
 
@@ -75,21 +75,21 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if not args.location and not args.query.strip():
         raise UsageError("give a FILE[:LINE[:COL]], a --query, or both")
     location = parse_location(args.location, ctx.repo) if args.location else None
-    session, refresh = refreshed_query_session(ctx)
-    for pin in args.pin:
-        session.add_pin(repo_path(ctx.repo, pin))
-    messages: list[Any] = []
-    if args.query.strip():
-        path, line, _col, end = location if location is not None else (None, None, None, None)
-        prepared = session.prepare_ask(args.query, target_path=path, line=line, end_line=end,
-                                       requested_budget=args.budget)
-        built, budget, messages, notes = prepared.context, prepared.budget, prepared.messages, prepared.notes
-    else:
+
+    def answer(session: Any) -> tuple[Any, Any, list[Any], list[str]]:
+        for pin in args.pin:
+            session.add_pin(repo_path(ctx.repo, pin))
+        if args.query.strip():
+            path, line, _col, end = location if location is not None else (None, None, None, None)
+            prepared = session.prepare_ask(args.query, target_path=path, line=line, end_line=end,
+                                           requested_budget=args.budget)
+            return prepared.context, prepared.budget, prepared.messages, prepared.notes
         assert location is not None
         path, line, col, end = location
         budget = session.budget("chat", requested=args.budget)
-        built = session.context(Target(path, line, col, end), "", budget=budget.tokens)
-        notes = []
+        return session.context(Target(path, line, col, end), "", budget=budget.tokens), budget, [], []
+
+    (built, budget, messages, notes), session, refresh = answer_fresh(ctx, answer)
     # Stale only when the refresh left files out (too many, or the index was busy): walk again only then.
     stale = sorted(session.reader().stale_files()) if refresh.refreshed < refresh.stale else []
     if args.json:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from base.errors import UsageError
-from cli.commands.search_cmd import query_session, snippet
+from cli.commands.search_cmd import answer_fresh, snippet
 from cli.registry import CliContext, Command
 
 
@@ -41,12 +41,9 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.k <= 0:
         raise UsageError("--k must be at least 1")
     text = read_issue(args.issue)
-    session = query_session(ctx)
-    try:
-        _mode, note = effective_mode(session.reader(), "hybrid")
-        result = session.localize(text, args.k)
-    finally:
-        session.close_reader()
+    (note, result), session, _report = answer_fresh(
+        ctx, lambda session: (effective_mode(session.reader(), "hybrid")[1], session.localize(text, args.k)))
+    session.close_reader()
     if args.json:
         payload = {"files": [
             {"path": f.path, "score": f.score,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -136,3 +137,39 @@ def test_a_cli_query_refreshes_a_few_changed_files_first(indexed_repo: Path) -> 
     many = run_cli("localize", "-", "--k", "1", "--repo", str(indexed_repo), env=BM25_ONLY, input_text="numbat_3")
     assert many.returncode == 0, many.stderr
     assert "25 files changed since indexing" in many.stderr and "repo-assistant index" in many.stderr
+
+
+def test_a_cli_context_for_a_file_created_after_indexing_refreshes_it_first(indexed_repo: Path) -> None:
+    # The query is answered while a forked child checks the files; an answer the old index could not
+    # give (this file is not in it) must wait for the refresh and be made again, not fail.
+    (indexed_repo / "shopcore" / "kookaburra.py").write_text(
+        "def kookaburra_total(prices):\n    return sum(prices)\n\n\ndef kookaburra_mean(prices):\n"
+        "    return kookaburra_total(prices) / len(prices)\n")
+    result = run_cli("context", "shopcore/kookaburra.py:5:1", "--json", "--repo", str(indexed_repo), env=BM25_ONLY)
+    assert result.returncode == 0, result.stderr
+    assert "refreshed 1 changed file" in result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["stale_files"] == []
+    assert "kookaburra_mean" in payload["text"]
+
+    unchanged = run_cli("search", "kookaburra_total", "--mode", "bm25", "--k", "1", "--repo", str(indexed_repo),
+                        env=BM25_ONLY)
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert "refreshed" not in unchanged.stderr and "shopcore/kookaburra.py" in unchanged.stdout
+
+
+def test_a_cli_query_on_an_index_of_no_files_answers_after_refreshing_the_new_ones(tmp_path: Path) -> None:
+    # The first answer fails (the index has no files); the check finds the new file, the refresh indexes it,
+    # and the answer is made again instead of the error being printed.
+    repo = tmp_path / "empty"
+    repo.mkdir()
+    indexed = run_cli("index", str(repo), "--no-embeddings", env=BM25_ONLY)
+    assert indexed.returncode == 0, indexed.stderr
+    (repo / "bird.py").write_text("def lyrebird_song():\n    return 1\n")
+    result = run_cli("search", "lyrebird_song", "--mode", "bm25", "--repo", str(repo), env=BM25_ONLY)
+    assert result.returncode == 0, result.stderr
+    assert "refreshed 1 changed file" in result.stderr and "bird.py:1-2" in result.stdout
+
+    (repo / "bird.py").unlink()
+    gone = run_cli("search", "lyrebird_song", "--mode", "bm25", "--repo", str(repo), env=BM25_ONLY)
+    assert gone.returncode != 0 and "has no files" in gone.stderr and "Traceback" not in gone.stderr
