@@ -11,10 +11,10 @@ question at once; answering from the old text is the failure users notice.  So:
   few files), then the vectors of the changed chunks.  Readers never take the index
   lock and follow the new generation by themselves, so a query never waits on
   embedding; a new change cancels a running vector pass so BM25 catches up first.
-* :func:`refresh_stale` — without a watcher (the CLI), a query first re-indexes the
+* :class:`FreshnessCheck` — without a watcher (the CLI), a query first re-indexes the
   files whose size or mtime changed when there are few of them, and says so.  The check
-  runs in a forked child (:class:`FreshnessCheck`) while the query is answered, which is
-  answered again only when files were re-indexed.
+  runs in a forked child while the query is answered, which is answered again only when
+  files were re-indexed.
 
 Both write through :func:`indexer.pipeline.index_repository`, which holds the
 repository's index lock: a watcher never corrupts a concurrent ``repo-assistant index``
@@ -35,6 +35,7 @@ from typing import Any
 
 from base.config import IndexSettings
 from base.errors import AssistantError, IndexLockedError, IndexMissingError
+from base.forked import ForkedCall
 from base.paths import PROJECT_IGNORE_NAME
 
 log = logging.getLogger(__name__)
@@ -58,29 +59,23 @@ class RefreshReport:
     note: str = ""  # one line for the user; "" when the index was already fresh
 
 
-def refresh_stale(repo: Path, settings: IndexSettings, *, limit: int = REFRESH_LIMIT) -> RefreshReport:
-    """Re-index (BM25 only) the files changed since the last run when there are at most ``limit``.
-
-    More than ``limit`` changed files (a branch switch) would make a quick query slow, so the
-    note then says to run ``repo-assistant index``.  A missing index is left to the query to
-    report; a busy index lock (someone is indexing) is a note, not an error.  The vectors of
-    refreshed files come with the next full ``index`` run; until then hybrid search still
-    finds the new text through BM25.
-    """
-    return FreshnessCheck.start(repo, settings, limit=limit).refresh()
-
-
 class FreshnessCheck:
-    """:func:`refresh_stale` in two steps, so that a query can be answered while the files are checked.
+    """Before a one-off query (the CLI, where nothing watches the files): re-index the few changed ones.
 
-    The check stats every indexed file (25K on a large tree, ~0.1 s): :meth:`start` runs it in
-    a forked child (:mod:`base.forked`), the caller answers from the index meanwhile, and
-    :meth:`refresh` waits for the check and re-indexes what changed.  Only then, and only when
-    something was re-indexed, must the caller answer again: most queries find nothing changed
-    and pay nothing for the check.
+    Files changed since the last run are re-indexed (BM25 only) when there are at most
+    ``limit``; more (a branch switch) would make a quick query slow, so the note then says to
+    run ``repo-assistant index``.  A missing index is left to the query to report; a busy index
+    lock (someone is indexing) is a note, not an error.  The vectors of refreshed files come
+    with the next full ``index`` run; until then hybrid search finds the new text through BM25.
+
+    The check stats every indexed file (25K on a large tree, ~0.1 s), so it comes in two
+    steps: :meth:`start` runs it in a forked child (:mod:`base.forked`), the caller answers from
+    the index meanwhile, and :meth:`refresh` waits for the check and re-indexes what changed.
+    Only when something was re-indexed must the caller answer again: most queries find nothing
+    changed and pay nothing for the check.
     """
 
-    def __init__(self, repo: Path, settings: IndexSettings, limit: int, check: Any) -> None:
+    def __init__(self, repo: Path, settings: IndexSettings, limit: int, check: ForkedCall[list[str]]) -> None:
         self.repo = repo
         self.settings = settings
         self.limit = limit
@@ -88,7 +83,6 @@ class FreshnessCheck:
 
     @classmethod
     def start(cls, repo: Path, settings: IndexSettings, *, limit: int = REFRESH_LIMIT) -> FreshnessCheck:
-        from base.forked import ForkedCall
         from indexer.staleness import stale_files_of
 
         return cls(repo, settings, limit, ForkedCall.start(stale_files_of, repo, settings))
@@ -333,4 +327,4 @@ class IndexWatcher:
                 log.exception("freshness callback failed")
 
 
-__all__ = ["FreshnessCheck", "FreshnessEvent", "IgnoreFilter", "IndexWatcher", "RefreshReport", "refresh_stale"]
+__all__ = ["FreshnessCheck", "FreshnessEvent", "IgnoreFilter", "IndexWatcher", "RefreshReport"]

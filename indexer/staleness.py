@@ -1,7 +1,7 @@
 """Which files changed since the last indexing run: the check every CLI query makes before answering.
 
 Kept apart from :mod:`indexer.reader` (and free of numpy) so that it can run in a forked
-child while the query's own modules load (see :func:`assistant.freshness.refresh_stale`):
+child while the query is answered (see :class:`assistant.freshness.FreshnessCheck`):
 on a 24K-file tree the check is ~25K ``stat`` calls, a third of a search's wall time.
 """
 
