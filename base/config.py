@@ -76,6 +76,9 @@ class IndexSettings:
         "branches; keys and vectors only, no code). 0 turns it off.", low=0))
     qdrant_url: str = field(default="", metadata=_doc("Qdrant server URL; empty: embedded store in the repo."))
     qdrant_api_key: str = field(default="", metadata=_doc("API key for the Qdrant server (or QDRANT_API_KEY)."))
+    qdrant_keywords: bool = field(default=False, metadata=_doc(
+        "Also keep BM25 in the Qdrant server of index.qdrant_url as sparse vectors, and search it there "
+        "(same scores as the local index, which stays complete and answers if the server fails)."))
     threads: int = field(default=0, metadata=_doc("CPU threads for embedding; 0: automatic.", low=0))
 
 

@@ -253,6 +253,16 @@ def _doc_terms_from_bytes(terms: list[str], blob: bytes, dtypes: tuple[str, ...]
     return DocTerms(terms, *arrays)
 
 
+def okapi_idf(df: int, n_live: int, eps: float) -> float:
+    """BM25Okapi's idf of a term in ``df`` of ``n_live`` documents, floored at ``eps`` (epsilon * mean idf).
+
+    The one formula every BM25 path uses: the local postings (:class:`Bm25Searcher`) and the query
+    vector sent to a Qdrant copy of the index (:mod:`indexer.keyword_points`), so both score alike.
+    """
+    idf = float(np.log(np.array([n_live - df + 0.5]))[0] - np.log(np.array([df + 0.5]))[0])
+    return eps if idf < 0 else idf
+
+
 def idf_mean(df: np.ndarray, n_live: int) -> float:
     """mean(idf) over the terms present in live documents, as BM25Okapi computes it."""
     present = df[df > 0].astype(np.int64)
@@ -526,9 +536,10 @@ class Bm25Searcher:
             if seg_id in self.seg_index:
                 self.live[self.offsets[self.seg_index[seg_id]] + local] = False
         self.n_live = int(self.live.sum())
-        avgdl = float(doc_len[self.live].sum()) / self.n_live if self.n_live else 1.0
+        # the average length of the live documents: BM25's length normalisation is relative to it
+        self.avgdl = float(doc_len[self.live].sum()) / self.n_live if self.n_live else 1.0
         # Per-document length normaliser, precomputed once: k1 * (1 - b + b * |d| / avgdl).
-        self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / (avgdl or 1.0))
+        self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / (self.avgdl or 1.0))
         stats = conn.execute("SELECT n_live, idf_mean FROM bm25_stats WHERE id = 0").fetchone()
         self.eps = EPSILON * float(stats[1]) if stats else 0.0
 
@@ -569,10 +580,7 @@ class Bm25Searcher:
                 df += int(self.live[docs].sum())
             if not df:
                 continue
-            idf = float(np.log(np.array([self.n_live - df + 0.5]))[0] - np.log(np.array([df + 0.5]))[0])
-            if idf < 0:
-                idf = self.eps
-            weight = idf * count
+            weight = okapi_idf(df, self.n_live, self.eps) * count
             for docs, tfs in decoded:
                 tf = tfs.astype(np.float64)
                 score[docs] += weight * tf * (K1 + 1) / (tf + self.norm[docs])
@@ -617,16 +625,43 @@ class Bm25Searcher:
         return result
 
 
+def vocab_ids(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+    """{term: term id} for the distinct ``terms`` that are in the vocabulary (read by key)."""
+    wanted = list(dict.fromkeys(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        marks = ",".join("?" * len(part))
+        found.update((term, int(tid)) for term, tid in
+                     conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
+    return found
+
+
 def lookup_terms(conn: sqlite3.Connection, tokens: Sequence[str]) -> dict[int, int]:
     """Query tokens → {term id: repeats}; tokens not in the vocabulary contribute nothing."""
     counts = Counter(tokens)
-    if not counts:
-        return {}
-    terms = list(counts)
-    found: dict[int, int] = {}
-    for start in range(0, len(terms), 500):
-        part = terms[start:start + 500]
-        marks = ",".join("?" * len(part))
-        for term, tid in conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part):
-            found[int(tid)] = counts[term]
+    return {tid: counts[term] for term, tid in vocab_ids(conn, counts).items()}
+
+
+def stored_df(conn: sqlite3.Connection, term_ids: Iterable[int]) -> dict[int, int]:
+    """The live document frequency the writer stored for each term id (0 for ids beyond it).
+
+    Reads 4 bytes per term from the ``bm25_df`` blob, not the whole vocabulary's (MBs).
+    """
+    found = {tid: 0 for tid in term_ids}
+    row = conn.execute("SELECT rowid FROM bm25_df WHERE id = 0").fetchone()
+    if row is None or not found:
+        return found
+    with conn.blobopen("bm25_df", "df", int(row[0]), readonly=True) as blob:
+        size = len(blob)
+        for tid in found:
+            if 0 <= 4 * tid < size:
+                blob.seek(4 * tid)
+                found[tid] = int(np.frombuffer(blob.read(4), dtype=np.int32)[0])
     return found
+
+
+def query_stats(conn: sqlite3.Connection) -> tuple[int, float]:
+    """(N, the epsilon floor of idf) as the writer stored them: what an idf needs besides a term's df."""
+    row = conn.execute("SELECT n_live, idf_mean FROM bm25_stats WHERE id = 0").fetchone()
+    return (int(row[0]), EPSILON * float(row[1])) if row else (0, 0.0)

@@ -33,12 +33,13 @@ from indexer.bm25 import Bm25Writer, DocTerms
 from indexer.chunker import CHUNKER_VERSION, chunk_file
 from indexer.discover import Candidate, discover
 from indexer.embed_text import EMBED_TEXT_VERSION, embedding_text  # embedding_text: also this module's API
+from indexer.keyword_points import KeywordSync, check_settings, count_bm25_change
 from indexer.languages import detect_language
 from indexer.lock import index_lock
 from indexer.progress import ProgressCallback, ProgressEvent, emit
 from indexer.secrets import redact
-from indexer.tokenize import code_tokens, path_tokens
-from indexer.types import Chunk, IndexStats, SkippedFile
+from indexer.tokenize import bm25_tokens  # also this module's API (benches and tests import it here)
+from indexer.types import IndexStats, SkippedFile
 from indexer.vector_cache import SharedVectorCache, open_shared_cache
 
 log = logging.getLogger(__name__)
@@ -195,10 +196,6 @@ def _chunk_in_workers(
     return pool, results
 
 
-def bm25_tokens(chunk: Chunk) -> list[str]:
-    return code_tokens(f"{chunk.header}\n{chunk.text}") + path_tokens(chunk.path)
-
-
 _VENDORED = frozenset({"vendor", "vendored", "_vendor", "third_party", "thirdparty", "third-party", "node_modules",
                        "external", "extern", "site-packages", "dist-packages"})
 _TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs"})
@@ -242,6 +239,7 @@ def index_repository(
     keeping everything committed so far.
     """
     repo = Path(repo).resolve()
+    check_settings(settings)  # before any work: a keyword side without a server is a configuration error
     with index_lock(repo, wait=wait):
         return _Run(repo, settings, rebuild=rebuild,
                     embeddings=settings.embeddings if embeddings is None else embeddings,
@@ -298,6 +296,8 @@ class _Run:
         conn = self.conn = self._open()
         try:
             self._index_files(conn)
+            if self.settings.qdrant_keywords and not self.cancel.is_set():
+                self._sync_keywords(conn)
             if self.embeddings and not self.cancel.is_set():
                 self._sync_vectors(conn)
             self.stats.seconds_by_phase["total"] = round(time.perf_counter() - self.started, 3)
@@ -450,6 +450,8 @@ class _Run:
             store.insert_chunks(conn, [(item.candidate.path, item.chunks) for item in batch if item.chunks is not None])
             bm25.add_counted(new_ids,  # saves df, N, mean idf
                              DocTerms.concat([item.terms for item in batch if item.terms is not None]))
+            if old_ids or new_ids:
+                count_bm25_change(conn)  # a Qdrant copy of the keyword side is stale until it catches up
             for cand, digest in touched:
                 conn.execute("UPDATE files SET size = ?, mtime_ns = ?, hash = ? WHERE path = ?",
                              (cand.size, cand.mtime_ns, digest, cand.path))
@@ -463,6 +465,19 @@ class _Run:
                                              item.status, chunk_ids)
         for path in deleted:
             manifest.pop(path, None)
+
+    # ------------------------------------------------------------------ keywords in Qdrant
+
+    def _sync_keywords(self, conn: sqlite3.Connection) -> None:
+        """BM25 is committed: copy what changed to the Qdrant server as sparse vectors (indexer.keyword_points)."""
+        t = time.perf_counter()
+        sync = KeywordSync(conn, self.repo, self.settings, self.progress, self.cancel)
+        self.stats.keyword_points = sync.run()
+        if self.cancel.is_set():
+            self.stats.cancelled = True
+        if sync.recreated and not self.stats.message:
+            self.stats.message = "keyword collection in Qdrant uploaded in full (new, or the mean chunk length moved)"
+        self._phase("keywords", t)
 
     # ------------------------------------------------------------------ vectors
 

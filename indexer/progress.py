@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-PHASES: tuple[str, ...] = ("discovering", "chunking", "bm25", "model", "embedding", "done")
+PHASES: tuple[str, ...] = ("discovering", "chunking", "bm25", "keywords", "model", "embedding", "done")
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,8 @@ class ProgressEvent:
     """One step of an indexing run.
 
     ``phase`` is one of :data:`PHASES`; ``done``/``total`` count files (discovering,
-    chunking), chunks (bm25, embedding) or steps (model: the one-time ONNX export of
+    chunking), chunks (bm25, keywords: BM25 copied to a
+    Qdrant server, embedding) or steps (model: the one-time ONNX export of
     the embedding model, whose number of steps is not known in advance); ``total``
     is 0 when unknown.  ``message``
     is a short human-readable note, e.g. "BM25 ready; embeddings continue".

@@ -11,8 +11,10 @@ a chunk fetched by id is either exactly what was indexed or gone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,6 +27,8 @@ from indexer import store
 from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.tokenize import code_tokens
 from indexer.types import Chunk, FileSymbols, IndexContent, SymbolDef
+
+log = logging.getLogger(__name__)
 
 
 class IndexReader:
@@ -42,6 +46,7 @@ class IndexReader:
         self._content: IndexContent | None = None
         self._vector_store: Any = None
         self._vector_key: str = ""
+        self._qdrant_clients: dict[str, Any] = {}  # one per server URL, shared by vector and keyword search
         self._embedder: Any = None
 
     # ------------------------------------------------------------------ opening
@@ -62,6 +67,10 @@ class IndexReader:
             if self._vector_store is not None:
                 self._vector_store.close()
                 self._vector_store = None
+            for client in self._qdrant_clients.values():
+                with contextlib.suppress(Exception):
+                    client.close()
+            self._qdrant_clients.clear()
             self._conn.close()
 
     def __enter__(self) -> IndexReader:
@@ -246,7 +255,12 @@ class IndexReader:
         return self.bm25_search_tokens(code_tokens(query), k)
 
     def bm25_search_tokens(self, tokens: list[str], k: int = 20) -> list[tuple[Chunk, float]]:
-        """BM25 over already-tokenized terms; a token repeated n times weighs n times."""
+        """BM25 over already-tokenized terms; a token repeated n times weighs n times.
+
+        With ``index.qdrant_keywords`` and a Qdrant copy that matches the committed BM25, the
+        server ranks (same scores, see :mod:`indexer.keyword_points`); if it fails, the local
+        postings answer, with a warning.
+        """
         if k <= 0 or not tokens:
             return []
         with self._lock:
@@ -254,12 +268,38 @@ class IndexReader:
             # so a writer committing in between can never make hits vanish.
             self._conn.execute("BEGIN")
             try:
-                searcher = self._load_bm25_locked()
-                ranked = searcher.top(self._conn, lookup_terms(self._conn, tokens), k)
+                term_counts = lookup_terms(self._conn, tokens)
+                ranked = self._server_bm25_locked(term_counts, k)
+                if ranked is None:
+                    ranked = self._load_bm25_locked().top(self._conn, term_counts, k)
                 found = store.fetch_chunks(self._conn, [cid for cid, _ in ranked])
             finally:
                 self._conn.execute("COMMIT")
         return [(found[cid], score) for cid, score in ranked if cid in found][:k]
+
+    def _server_bm25_locked(self, term_counts: dict[int, int], k: int) -> list[tuple[str, float]] | None:
+        """The Qdrant server's BM25 ranking, or ``None`` when it is off, stale or failing (local postings then)."""
+        from indexer import keyword_points
+
+        state = keyword_points.usable_state(self._conn, self.settings)
+        if state is None:
+            return None
+        try:
+            return keyword_points.search(self._conn, self._qdrant_client(state["url"]), state["collection"],
+                                         term_counts, k)
+        except Exception as exc:  # any server failure: the local index is complete
+            log.warning("Qdrant keyword search at %s failed (%s: %s); answering from the local BM25 index",
+                        state["url"], type(exc).__name__, exc)
+            return None
+
+    def _qdrant_client(self, url: str) -> Any:
+        """One client per server URL for this reader (qdrant-client's local mode allows one per directory)."""
+        from indexer.vectors import make_client
+
+        with self._lock:
+            if url not in self._qdrant_clients:
+                self._qdrant_clients[url] = make_client(url, self.settings.qdrant_api_key)
+            return self._qdrant_clients[url]
 
     # ------------------------------------------------------------------ vectors
 
@@ -303,7 +343,7 @@ class IndexReader:
             if self._vector_store is None or self._vector_key != key:
                 if self._vector_store is not None:
                     self._vector_store.close()
-                self._vector_store = open_reader_store(self.repo, state, self.settings)
+                self._vector_store = open_reader_store(self.repo, state, self.settings, self._qdrant_client)
                 self._vector_key = key
             return self._vector_store
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from indexer.types import Chunk
+
 # Identifier-like runs: letters, digits and underscores, starting with a letter or underscore,
 # or a bare number (kept: error codes, HTTP statuses and versions are searched for).
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
@@ -108,3 +110,12 @@ def _path_tokens(path: str) -> tuple[str, ...]:
         if ext:
             tokens.append(ext.lower())
     return tuple(tokens)
+
+
+def bm25_tokens(chunk: Chunk) -> list[str]:
+    """A chunk's BM25 document: its header and text, then its path's tokens.
+
+    Here (not in the pipeline) because both the indexing run and the Qdrant copy of the
+    keyword index (:mod:`indexer.keyword_points`) must count exactly the same terms.
+    """
+    return code_tokens(f"{chunk.header}\n{chunk.text}") + path_tokens(chunk.path)

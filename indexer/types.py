@@ -104,6 +104,7 @@ class IndexStats:
     redacted_lines: int = 0  # token-like lines replaced before chunking (see indexer.secrets)
     vectors_reused: int = 0  # chunks whose vectors came from the content-hash cache, not the model
     vector_points: int = 0  # points in the vector store after the run
+    keyword_points: int = 0  # points in the Qdrant keyword collection after the run (index.qdrant_keywords)
     bm25_ready_s: float = 0.0  # seconds from start until BM25 search covered this run's changes
     cancelled: bool = False  # stopped early by the cancel event (what was committed stays)
     message: str = ""  # a note for the user, e.g. why the index was rebuilt

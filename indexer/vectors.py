@@ -52,12 +52,17 @@ def point_id(chunk_id: str) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, chunk_id))
 
 
+def repo_prefix(repo: Path) -> str:
+    """``ra_<repo name>_<path hash>``: what every collection of one repository is named after."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", repo.name).strip("-")[:24] or "repo"
+    repo_hash = hashlib.sha1(str(repo.resolve()).encode()).hexdigest()[:8]
+    return f"ra_{slug}_{repo_hash}"
+
+
 def collection_name(repo: Path, model: str, dim: int) -> str:
     """``ra_<repo name>_<path hash>_<model>_<dim>``: one collection per repo + model + dimension."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", repo.name).strip("-")[:24] or "repo"
     model_slug = re.sub(r"[^A-Za-z0-9]+", "-", model.rsplit("/", 1)[-1]).strip("-")[:32]
-    repo_hash = hashlib.sha1(str(repo.resolve()).encode()).hexdigest()[:8]
-    return f"ra_{slug}_{repo_hash}_{model_slug}_{dim}"
+    return f"{repo_prefix(repo)}_{model_slug}_{dim}"
 
 
 def payload(chunk: Chunk) -> dict[str, Any]:
@@ -292,8 +297,16 @@ class ServerWriter:
 
 
 class ServerReader:
-    def __init__(self, url: str, api_key: str, collection: str) -> None:
-        self.client = make_client(url, api_key)
+    """Searches a collection on a Qdrant server.
+
+    ``client`` is one the caller owns and keeps open (the index reader shares one client per
+    URL between the vector and the keyword search: qdrant-client's local mode lets only one
+    client at a time open its directory).
+    """
+
+    def __init__(self, url: str, api_key: str, collection: str, client: Any = None) -> None:
+        self.owns_client = client is None
+        self.client = make_client(url, api_key) if client is None else client
         self.collection = collection
 
     def search(self, vector: Sequence[float], k: int, paths: Sequence[str] | None) -> list[tuple[str, float]]:
@@ -309,7 +322,8 @@ class ServerReader:
         return [(p.payload["chunk_id"], float(p.score)) for p in result.points if p.payload]
 
     def close(self) -> None:
-        self.client.close()
+        if self.owns_client:
+            self.client.close()
 
 
 def open_writer(repo: Path, settings: IndexSettings, collection: str, dim: int,
@@ -322,8 +336,10 @@ def open_writer(repo: Path, settings: IndexSettings, collection: str, dim: int,
     return EdgeWriter(repo, collection, dim, current)
 
 
-def open_reader_store(repo: Path, state: dict[str, Any], settings: IndexSettings) -> EdgeReader | ServerReader:
-    """The store a committed ``vector_state`` points at."""
+def open_reader_store(repo: Path, state: dict[str, Any], settings: IndexSettings,
+                      client_for: Any = None) -> EdgeReader | ServerReader:
+    """The store a committed ``vector_state`` points at; ``client_for(url)`` lends a shared server client."""
     if state.get("store") == "server":
-        return ServerReader(state["url"], settings.qdrant_api_key, state["collection"])
+        client = client_for(state["url"]) if client_for is not None else None
+        return ServerReader(state["url"], settings.qdrant_api_key, state["collection"], client)
     return EdgeReader(edge_root(repo) / state["collection"] / state["snapshot"])
