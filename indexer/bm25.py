@@ -523,7 +523,9 @@ class Bm25Searcher:
     postings match the generation these arrays were loaded from.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, avgdl: float | None = None) -> None:
+        """``avgdl`` scores as if the mean document length were that (default: the live one's),
+        as the points of a Qdrant copy weighted at an earlier length do (see indexer.keyword_points)."""
         rows = conn.execute("SELECT id, n_docs, doc_len FROM bm25_segments ORDER BY id").fetchall()
         self.seg_ids = [int(r[0]) for r in rows]
         self.seg_index = {sid: i for i, sid in enumerate(self.seg_ids)}
@@ -539,7 +541,7 @@ class Bm25Searcher:
         # the average length of the live documents: BM25's length normalisation is relative to it
         self.avgdl = float(doc_len[self.live].sum()) / self.n_live if self.n_live else 1.0
         # Per-document length normaliser, precomputed once: k1 * (1 - b + b * |d| / avgdl).
-        self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / (self.avgdl or 1.0))
+        self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / ((avgdl or self.avgdl) or 1.0))
         stats = conn.execute("SELECT n_live, idf_mean FROM bm25_stats WHERE id = 0").fetchone()
         self.eps = EPSILON * float(stats[1]) if stats else 0.0
 
