@@ -21,16 +21,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qdrant-url", metavar="URL",
                         help="store vectors in a Qdrant server (http://host:6333) instead of the embedded store")
     parser.add_argument("--qdrant-api-key", metavar="KEY", help="API key for --qdrant-url (or QDRANT_API_KEY)")
+    parser.add_argument("--qdrant-keywords", action="store_true",
+                        help="also keep BM25 in that server as sparse vectors and search it there "
+                             "(index.qdrant_keywords)")
     parser.add_argument("--wait", action="store_true", help="wait for a concurrent index run instead of exiting")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return {"index": {"qdrant_url": args.qdrant_url, "qdrant_api_key": args.qdrant_api_key,
+                      "qdrant_keywords": True if args.qdrant_keywords else None,
                       "embeddings": False if args.no_embeddings else None}}
 
 
 _LABELS = {"discovering": "Discovering files", "chunking": "Chunking", "bm25": "BM25 index",
-           "model": "Embedding model", "embedding": "Embedding"}
+           "keywords": "Keywords to Qdrant", "model": "Embedding model", "embedding": "Embedding"}
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -82,6 +86,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
                                  f"{stats.vectors_reused} reused from cache")
     else:
         table.add_row("vectors", "skipped (--no-embeddings)")
+    if settings.qdrant_keywords:
+        table.add_row("keywords", f"{stats.keyword_points} BM25 points in Qdrant ({settings.qdrant_url})")
     if stats.redacted_lines:
         table.add_row("secrets", f"{stats.redacted_lines} token-like lines redacted")
     if stats.replaced_characters:

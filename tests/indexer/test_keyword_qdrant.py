@@ -218,3 +218,12 @@ def test_keywords_without_server_is_one_line_error(sample_repo_copy: Path) -> No
     assert lines[0].startswith("repo-assistant: error:")
     assert "index.qdrant_keywords" in lines[0] and "index.qdrant_url" in lines[0]
     assert not (sample_repo_copy / ".repo-assistant" / "index" / "index.sqlite").exists()  # nothing was done
+
+
+def test_cli_flag_turns_it_on(sample_repo_copy: Path, tmp_path: Path) -> None:
+    url = f"local:{tmp_path / 'qdrant'}"
+    result = run_cli("index", str(sample_repo_copy), "--no-embeddings", "--qdrant-url", url, "--qdrant-keywords")
+    assert result.returncode == 0, result.stderr
+    assert "BM25 points in Qdrant" in result.stdout
+    settings = IndexSettings(embeddings=False, qdrant_url=url, qdrant_keywords=True)
+    _check_collection(sample_repo_copy, settings)
