@@ -91,12 +91,17 @@ def query_weights(conn: sqlite3.Connection, term_counts: dict[int, int]) -> tupl
     return indices, [term_counts[tid] * okapi_idf(df[tid], n_live, eps) for tid in indices]
 
 
+def caught_up(conn: sqlite3.Connection, state: dict[str, Any] | None) -> bool:
+    """Whether the server's copy described by ``state`` holds every committed BM25 change."""
+    return bool(state) and state.get(CHANGES_KEY) == bm25_changes(conn)
+
+
 def usable_state(conn: sqlite3.Connection, settings: IndexSettings) -> dict[str, Any] | None:
     """The ``keyword_state`` a reader may search: on, same server, and matching the committed BM25."""
     if not settings.qdrant_keywords or not settings.qdrant_url:
         return None
     state = store.get_meta(conn, "keyword_state")
-    if not state or state.get("url") != settings.qdrant_url or state.get(CHANGES_KEY) != bm25_changes(conn):
+    if not state or state.get("url") != settings.qdrant_url or not caught_up(conn, state):
         return None
     return state
 

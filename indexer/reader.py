@@ -277,6 +277,17 @@ class IndexReader:
                 self._conn.execute("COMMIT")
         return [(found[cid], score) for cid, score in ranked if cid in found][:k]
 
+    def keyword_copy(self) -> dict[str, Any] | None:
+        """The Qdrant copy of the keyword side (``index.qdrant_keywords``): where, how many points, and
+        ``caught_up`` (it holds every committed BM25 change); ``None`` when there is none."""
+        from indexer import keyword_points
+
+        with self._lock:
+            state = store.get_meta(self._conn, "keyword_state")
+            if not state:
+                return None
+            return {**state, "caught_up": keyword_points.caught_up(self._conn, state)}
+
     def _server_bm25_locked(self, term_counts: dict[int, int], k: int) -> list[tuple[str, float]] | None:
         """The Qdrant server's BM25 ranking, or ``None`` when it is off, stale or failing (local postings then)."""
         from indexer import keyword_points

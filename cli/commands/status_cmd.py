@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     with IndexReader.open(ctx.repo, ctx.settings.index) as reader:
         last_run: dict[str, Any] = reader.meta("last_run") or {}
         vectors: dict[str, Any] = reader.meta("vector_state") or {}
+        keywords = reader.keyword_copy()
         stale = reader.stale_files()
         data_dir = store.index_dir(ctx.repo)
         languages = reader.chunks_by_language()
@@ -91,6 +92,8 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
             "vectors": {k: vectors.get(k) for k in ("store", "collection", "model", "flavour", "dim", "points",
                                                     "url", "snapshot") if vectors.get(k) is not None},
             "vectors_pending": chunks - published,
+            "keywords": None if keywords is None else {k: keywords.get(k) for k in (
+                "url", "collection", "points", "avgdl", "caught_up")},
             "generation": reader.generation,
         }
     if args.json:
@@ -135,6 +138,13 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
                                     else resume))
     else:
         table.add_row("vectors", "none (BM25 only; run `repo-assistant index` with embeddings enabled)")
+    if keywords is not None:
+        searched = "searched there" if ctx.settings.index.qdrant_keywords else \
+            "not searched: index.qdrant_keywords is off"
+        table.add_row("keywords", f"{keywords.get('points')} BM25 points, collection {keywords.get('collection')} in "
+                                  f"{keywords.get('url')}; " + (searched if keywords["caught_up"] else
+                                  "[yellow]behind the local index[/yellow] (searched locally until "
+                                  "`repo-assistant index --qdrant-keywords` catches it up)"))
     table.add_row("data", f"{info['index_dir']} ({_human(info['index_bytes'])})")
     ctx.console.print(table)
     return 0

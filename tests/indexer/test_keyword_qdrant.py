@@ -227,3 +227,25 @@ def test_cli_flag_turns_it_on(sample_repo_copy: Path, tmp_path: Path) -> None:
     assert "BM25 points in Qdrant" in result.stdout
     settings = IndexSettings(embeddings=False, qdrant_url=url, qdrant_keywords=True)
     _check_collection(sample_repo_copy, settings)
+
+
+def test_status_says_where_the_copy_is_and_whether_it_is_behind(sample_repo_copy: Path, tmp_path: Path) -> None:
+    import json
+
+    url = f"local:{tmp_path / 'qdrant'}"
+    env = {"REPO_ASSISTANT_INDEX_QDRANT_URL": url, "REPO_ASSISTANT_INDEX_QDRANT_KEYWORDS": "true",
+           "REPO_ASSISTANT_INDEX_EMBEDDINGS": "false"}
+    assert run_cli("index", str(sample_repo_copy), env=env).returncode == 0
+    status = run_cli("status", "--repo", str(sample_repo_copy), "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    copy = json.loads(status.stdout)["keywords"]
+    assert copy["url"] == url and copy["caught_up"] is True and copy["points"] > 0
+    text = run_cli("status", "--repo", str(sample_repo_copy), env=env)
+    assert "BM25 points" in text.stdout and "searched there" in text.stdout
+
+    (sample_repo_copy / "shopcore" / "loyalty.py").write_text("def loyalty_points(total):\n    return total // 100\n")
+    off = {**env, "REPO_ASSISTANT_INDEX_QDRANT_KEYWORDS": "false"}
+    assert run_cli("index", str(sample_repo_copy), env=off).returncode == 0  # BM25 moves on, the copy does not
+    behind = run_cli("status", "--repo", str(sample_repo_copy), "--json", env=env)
+    assert json.loads(behind.stdout)["keywords"]["caught_up"] is False
+    assert "behind the local index" in run_cli("status", "--repo", str(sample_repo_copy), env=env).stdout
