@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -145,13 +146,22 @@ def extract(archive: Path, target: Path) -> Path:
     return target
 
 
-def index_release(source: Path, vectors: bool) -> None:
-    """Index (or bring up to date) a release; vectors only when asked."""
+def index_settings(source: Path, vectors: bool, keywords_dir: Path | None, threads: int = 2) -> Any:
+    """The release's index settings; with ``keywords_dir`` BM25 is also kept, and searched, in a Qdrant
+    collection there (qdrant-client's local mode: ``index.qdrant_keywords``)."""
     from base.config import IndexSettings
+
+    if keywords_dir is None:
+        return IndexSettings(embeddings=vectors, threads=threads)
+    return IndexSettings(embeddings=vectors, threads=threads, qdrant_keywords=True,
+                         qdrant_url=f"local:{keywords_dir / source.name}")
+
+
+def index_release(source: Path, vectors: bool, keywords_dir: Path | None = None) -> None:
+    """Index (or bring up to date) a release; vectors only when asked."""
     from indexer.pipeline import index_repository
 
-    settings = IndexSettings(embeddings=vectors)
-    index_repository(source, settings, embeddings=vectors, wait=True)
+    index_repository(source, index_settings(source, vectors, keywords_dir), embeddings=vectors, wait=True)
 
 
 # -- the whole-file BM25 baseline --------------------------------------------------------------
@@ -238,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--project", action="append", default=[], help="only this project (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the per-instance results here")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
+    parser.add_argument("--qdrant-keywords", type=Path, metavar="DIR", default=None,
+                        help="rank BM25 through Qdrant sparse vectors kept in DIR (qdrant-client local mode; "
+                             "with a release's vectors in the embedded store as usual)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -245,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
 
-    from base.config import IndexSettings, RetrievalSettings
+    from base.config import RetrievalSettings
     from indexer.reader import IndexReader
     from retrieval.localize import localization_context, localize
 
@@ -274,9 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         source = extract(archive, args.cache / "src" / f"{project}-{version}")
         started = time.perf_counter()
-        index_release(source, vectors)
+        index_release(source, vectors, args.qdrant_keywords)
         index_seconds[f"{project}-{version}"] = time.perf_counter() - started
-        reader = IndexReader.open(source, IndexSettings(threads=args.threads))
+        reader = IndexReader.open(source, index_settings(source, vectors, args.qdrant_keywords, args.threads))
         try:
             files = set(reader.files())
             baseline = WholeFileBM25(source, sorted(files))
