@@ -249,3 +249,16 @@ def test_status_says_where_the_copy_is_and_whether_it_is_behind(sample_repo_copy
     behind = run_cli("status", "--repo", str(sample_repo_copy), "--json", env=env)
     assert json.loads(behind.stdout)["keywords"]["caught_up"] is False
     assert "behind the local index" in run_cli("status", "--repo", str(sample_repo_copy), env=env).stdout
+
+
+def test_a_run_with_no_bm25_change_sends_and_reads_nothing(sample_repo_copy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path)
+    first = index_repository(sample_repo_copy, settings, embeddings=False)
+    touched: list[str] = []
+    for name in ("_recreate", "_delete", "_upsert"):
+        monkeypatch.setattr(keyword_points.KeywordSync, name,
+                            lambda self, *args, name=name: touched.append(name))
+    monkeypatch.setattr(keyword_points, "Bm25Searcher", lambda *args, **kwargs: touched.append("lengths"))
+    again = index_repository(sample_repo_copy, settings, embeddings=False)
+    assert touched == [] and again.keyword_points == first.keyword_points > 0
