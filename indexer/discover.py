@@ -27,7 +27,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,13 @@ def _signature(path: str) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def discover(repo: Path, settings: IndexSettings) -> Discovery:
-    """Walk ``repo`` (see the module docstring); results are sorted by path."""
+def discover(repo: Path, settings: IndexSettings, *, on_many: tuple[int, Callable[[], None]] | None = None
+             ) -> Discovery:
+    """Walk ``repo`` (see the module docstring); results are sorted by path.
+
+    ``on_many = (n, callback)``: ``callback()`` once, as soon as ``n`` files are found, so that a
+    caller can prepare for a big run while the walk goes on.
+    """
     repo = repo.resolve()
     found = Discovery(started_ns=time.time_ns())
     for name in ROOT_IGNORE_FILES:
@@ -315,5 +320,8 @@ def discover(repo: Path, settings: IndexSettings) -> Discovery:
                 continue
             keep(Candidate(rel, entry.path, st.st_size, st.st_mtime_ns))
         stack.extend(reversed(subdirs))
+        if on_many is not None and len(found.files) >= on_many[0]:
+            on_many[1]()
+            on_many = None
     found.files.sort(key=lambda c: c.path)
     return found

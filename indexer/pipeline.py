@@ -14,6 +14,7 @@ every couple of minutes during long runs).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -149,10 +150,15 @@ def _start_process_helpers() -> None:
     once per process, so pointing ``sys.stderr`` at the real one for that start (as
     Textual's own ``App.suspend`` does) serves every later pool.
     """
+    import multiprocessing
     import sys
     from multiprocessing import forkserver, resource_tracker
 
     with _HELPERS_LOCK:
+        # The fork server imports the chunking code once, so every worker forked from it starts
+        # ready instead of importing numpy, tree-sitter and the grammars itself (only where the
+        # server is not running yet; a preload that fails to import is skipped by the server).
+        multiprocessing.set_forkserver_preload(["indexer.pipeline"])
         stream = sys.stderr
         try:
             usable = stream is None or stream.fileno() >= 0
@@ -166,6 +172,16 @@ def _start_process_helpers() -> None:
         finally:
             if sys.stderr is not stream and sys.stderr is sys.__stderr__:
                 sys.stderr = stream
+
+
+def _start_helpers_in_background() -> None:
+    """:func:`_start_process_helpers` ahead of need, in a thread; a failure shows when workers are asked for."""
+
+    def start() -> None:
+        with contextlib.suppress(OSError, ValueError, ImportError, RuntimeError):
+            _start_process_helpers()
+
+    threading.Thread(target=start, daemon=True, name="fork-server").start()
 
 
 def _chunk_in_workers(
@@ -319,7 +335,12 @@ class _Run:
         emit(self.progress, "discovering", message=f"walking {self.repo}")
         manifest = {row[0]: row[1:] for row in conn.execute(
             "SELECT path, size, mtime_ns, hash, status, chunk_ids FROM files")}
-        found = walkstate.replay(conn, self.repo, self.settings, manifest) or discover(self.repo, self.settings)
+        # A first run of a big tree chunks in worker processes: once the walk has found enough files
+        # for them, their fork server starts loading the chunking code while the walk goes on.
+        early = (PARALLEL_MIN_FILES, _start_helpers_in_background) \
+            if not manifest and (os.cpu_count() or 1) > 1 else None
+        found = walkstate.replay(conn, self.repo, self.settings, manifest) or \
+            discover(self.repo, self.settings, on_many=early)
         self.stats.files_seen = len(found.files)
         emit(self.progress, "discovering", len(found.files), len(found.files),
              f"{len(found.files)} files, {len(found.skipped)} skipped")
@@ -448,8 +469,9 @@ class _Run:
             store.write_symbols(conn, [(item.candidate.path, item.language, item.symbols) for item in batch
                                        if item.symbols is not None])
             store.insert_chunks(conn, [(item.candidate.path, item.chunks) for item in batch if item.chunks is not None])
-            bm25.add_counted(new_ids,  # saves df, N, mean idf
-                             DocTerms.concat([item.terms for item in batch if item.terms is not None]))
+            bm25.add_counted(new_ids,  # saves df, N, mean idf; the files' old chunks were deleted above
+                             DocTerms.concat([item.terms for item in batch if item.terms is not None]),
+                             known_new=True)
             if old_ids or new_ids:
                 count_bm25_change(conn)  # a Qdrant copy of the keyword side is stale until it catches up
             for cand, digest in touched:
