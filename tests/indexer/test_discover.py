@@ -71,3 +71,21 @@ def test_symlinks_outside_and_loops_are_skipped(tmp_path: Path) -> None:
     assert reasons["file_out.py"] == "symlink outside repo"
     assert reasons["pkg/loop/"] == "symlink loop"
     assert reasons["dangling.py"] == "broken symlink"
+
+
+def test_on_many_is_called_once_while_the_walk_goes_on_and_never_for_a_small_tree(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    for d in range(6):
+        for n in range(10):
+            _write(repo, f"pkg{d}/m{n}.py")
+    seen: list[int] = []
+    found: list = []
+
+    def note() -> None:
+        seen.append(len(found))  # ``found`` is still empty: the walk has not returned yet
+
+    found = discover(repo, IndexSettings(), on_many=(25, note)).files
+    assert len(found) == 60 and seen == [0]  # once, from inside the walk
+    calls: list[int] = []
+    discover(repo, IndexSettings(), on_many=(61, lambda: calls.append(1)))
+    assert calls == []
