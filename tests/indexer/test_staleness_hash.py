@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import run_cli
@@ -35,3 +36,14 @@ def test_same_bytes_with_new_mtime_is_not_stale(sample_repo_copy: Path) -> None:
     target.write_bytes(same_size)
     os.utime(target, ns=(10**18, 10**18))
     assert _stale(repo) == ["shopcore/pricing/tax.py"]
+
+
+def test_the_freshness_check_loads_no_numpy() -> None:
+    # The CLI forks the check while the query loads numpy itself: a check that imported it would
+    # spend its head start importing.
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, indexer.staleness, assistant.freshness, base.forked; "
+            "print(sorted(m for m in ('numpy', 'tree_sitter', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
