@@ -547,8 +547,7 @@ class Bm25Searcher:
         self.avgdl = float(doc_len[self.live].sum()) / self.n_live if self.n_live else 1.0
         # Per-document length normaliser, precomputed once: k1 * (1 - b + b * |d| / avgdl).
         self.norm = K1 * (1 - B + B * doc_len.astype(np.float64) / ((avgdl or self.avgdl) or 1.0))
-        stats = conn.execute("SELECT n_live, idf_mean FROM bm25_stats WHERE id = 0").fetchone()
-        self.eps = EPSILON * float(stats[1]) if stats else 0.0
+        self.eps = query_stats(conn)[1]  # the epsilon floor of idf, as the writer stored it
 
     def __len__(self) -> int:
         return self.n_live

@@ -78,9 +78,8 @@ def sparse_weights(tokens: Sequence[str], vocab: dict[str, int], avgdl: float) -
     """A chunk's point: (term ids, BM25 term weights without idf) for documents of mean length ``avgdl``."""
     norm = K1 * (1 - B + B * len(tokens) / (avgdl or 1.0))
     counts = Counter(tokens)
-    indices = [vocab[term] for term in counts if term in vocab]
-    values = [tf * (K1 + 1) / (tf + norm) for term, tf in counts.items() if term in vocab]
-    return indices, values
+    known = [(vocab[term], tf) for term, tf in counts.items() if term in vocab]
+    return [tid for tid, _ in known], [tf * (K1 + 1) / (tf + norm) for _, tf in known]
 
 
 def query_weights(conn: sqlite3.Connection, term_counts: dict[int, int]) -> tuple[list[int], list[float]]:
