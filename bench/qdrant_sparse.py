@@ -12,6 +12,12 @@ reports the top-10 overlap with our index and the same overlap after re-scoring 
 Qdrant's idf (which isolates the idf difference from everything else).  A second collection
 holds the same weights without a modifier, and its queries carry BM25Okapi's idf (from our
 document frequencies) as their values: the score is then ours, term for term.
+
+Local mode is Python.  The last rows run the product's own points and queries
+(:func:`indexer.keyword_points.sparse_weights` / ``query_weights``) through Qdrant Edge, the
+Rust engine a server runs, in-process: top-10 agreement and score difference against the
+local BM25, upload rate and query latency against the local postings (``--no-edge`` skips
+them, ``--edge-only`` runs only them: local mode takes seconds per query on 400K points).
 """
 
 from __future__ import annotations
@@ -43,11 +49,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("repo", type=Path)
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--no-edge", action="store_true", help="skip the Qdrant Edge rows")
+    parser.add_argument("--edge-only", action="store_true", help="only the Qdrant Edge rows")
     args = parser.parse_args()
     from qdrant_client import QdrantClient, models
 
     reader = IndexReader.open(args.repo.resolve(), IndexSettings(embeddings=False))
     chunks = list(reader.chunks())
+    rng = random.Random(0)
+    named = [c.symbol.rsplit(".", 1)[-1] for c in chunks if c.symbol]
+    queries = PHRASES + [name.replace("_", " ") for name in rng.sample(named, max(0, args.queries - len(PHRASES)))]
+    if args.edge_only:
+        edge_rows(reader, queries)
+        return
     t = time.perf_counter()
     docs = [Counter(bm25_tokens(c)) for c in chunks]
     lengths = [sum(d.values()) for d in docs]
@@ -83,9 +97,6 @@ def main() -> None:
         client.upsert("bm25_query_idf", batch, wait=True)
     upsert_s = time.perf_counter() - t
 
-    rng = random.Random(0)
-    named = [c.symbol.rsplit(".", 1)[-1] for c in chunks if c.symbol]
-    queries = PHRASES + [name.replace("_", " ") for name in rng.sample(named, max(0, args.queries - len(PHRASES)))]
     n = len(docs)
     okapi_idf = {term: math.log((n - f + 0.5) / (f + 0.5)) for term, f in df.items()}
     floor = 0.25 * sum(okapi_idf.values()) / len(okapi_idf)
@@ -136,6 +147,93 @@ def main() -> None:
     print(f"  upsert (local mode)                     {n / upsert_s:.0f} points/s")
     print(f"  query p50: ours / Qdrant local          {statistics.median(ours_ms):.1f} ms / "
           f"{statistics.median(qdrant_ms):.1f} ms")
+    client.close()
+    if not args.no_edge:
+        edge_rows(reader, queries)
+
+
+def edge_rows(reader: IndexReader, queries: list[str]) -> None:
+    """The product's points and queries in Qdrant Edge: same top 10 and scores as the local BM25?"""
+    import tempfile
+
+    from qdrant_edge import (
+        EdgeConfig,
+        EdgeShard,
+        EdgeSparseVectorParams,
+        Point,
+        Query,
+        QueryRequest,
+        SparseVector,
+        UpdateOperation,
+    )
+
+    from indexer import store
+    from indexer.bm25 import Bm25Searcher, lookup_terms, vocab_ids
+    from indexer.keyword_points import query_weights, sparse_weights
+
+    conn = reader._conn
+    conn.execute("BEGIN")
+    try:
+        avgdl = Bm25Searcher(conn).avgdl
+        ids = [row[0] for row in conn.execute("SELECT chunk_id FROM bm25_docs")]
+    finally:
+        conn.execute("COMMIT")
+    with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
+        shard = EdgeShard.create(f"{tmp}/bm25", EdgeConfig(sparse_vectors={"bm25": EdgeSparseVectorParams()},
+                                                            wal_enabled=False))
+        t = time.perf_counter()
+        for start in range(0, len(ids), 2000):
+            part = ids[start:start + 2000]
+            found = store.fetch_chunks(conn, part)
+            chunks = [found[c] for c in part if c in found]
+            tokens = [bm25_tokens(c) for c in chunks]
+            vocab = vocab_ids(conn, (term for doc in tokens for term in doc))
+            points = []
+            for chunk, doc in zip(chunks, tokens, strict=True):
+                indices, values = sparse_weights(doc, vocab, avgdl)
+                points.append(Point(start + len(points), {"bm25": SparseVector(indices, values)},
+                                    {"chunk_id": chunk.id}))
+            shard.update(UpdateOperation.upsert_points(points))
+        shard.flush()
+        shard.optimize()
+        upload_s = time.perf_counter() - t
+        same = 0
+        worst = 0.0
+        local_ms: list[float] = []
+        edge_ms: list[float] = []
+        for query in queries:
+            conn.execute("BEGIN")
+            try:
+                terms = lookup_terms(conn, code_tokens(query))
+                t = time.perf_counter()
+                local = Bm25Searcher(conn).top(conn, terms, 10)
+                local_ms.append((time.perf_counter() - t) * 1000)
+                indices, values = query_weights(conn, terms)
+            finally:
+                conn.execute("COMMIT")
+            if not indices:
+                continue
+            t = time.perf_counter()
+            hits = shard.query(QueryRequest(limit=20, query=Query.Nearest(SparseVector(indices, values), using="bm25"),
+                                            with_payload=True))
+            edge_ms.append((time.perf_counter() - t) * 1000)
+            scores = {h.payload["chunk_id"]: float(h.score) for h in hits if h.payload}
+            top = sorted(scores, key=lambda cid: -scores[cid])[:10]
+            # the same ten, or the same scores where ties at the tenth place picked other members
+            same += set(top) == {cid for cid, _ in local} or all(
+                abs(scores.get(cid, -1.0) - score) <= 1e-4 * score for cid, score in local)
+            worst = max([worst] + [abs(scores[cid] - score) / score for cid, score in local if cid in scores])
+        shard.close()
+        size = sum(f.stat().st_blocks * 512 for f in Path(tmp).rglob("*") if f.is_file())  # allocated
+    print("\nThe product's points in Qdrant Edge (the engine a Qdrant server runs), no modifier")
+    print(f"  top-10 same as our BM25                 {same} of {len(edge_ms)} queries, "
+          f"largest score difference {worst:.1e} (relative)")
+    print(f"  upload (tokenize + weights + upsert)    {len(ids) / upload_s:.0f} points/s, "
+          f"{upload_s:.0f} s for {len(ids)}; shard {size / 2**20:.0f} MiB on disk")
+    print(f"  query p50 / p90: ours                   {statistics.median(local_ms):.1f} / "
+          f"{sorted(local_ms)[int(0.9 * len(local_ms))]:.1f} ms")
+    print(f"  query p50 / p90: Qdrant Edge            {statistics.median(edge_ms):.1f} / "
+          f"{sorted(edge_ms)[int(0.9 * len(edge_ms))]:.1f} ms")
 
 
 if __name__ == "__main__":

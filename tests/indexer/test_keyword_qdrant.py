@@ -1,8 +1,11 @@
-"""The keyword side in Qdrant (``index.qdrant_keywords``), against qdrant-client's local mode.
+"""The keyword side in Qdrant (``index.qdrant_keywords``), against two engines.
 
-Local mode speaks the client API a server does (``local:DIR``), so these tests cover the
-collection's layout, the incremental bookkeeping and the scores; what a real server adds
-(its sparse index speed, many concurrent readers) is not tested here.
+qdrant-client's local mode (``local:DIR``) speaks the client API a server does but searches
+in Python; Qdrant Edge (``edge:DIR``, :mod:`tests.indexer.edge_client`) runs the Rust engine a
+server runs.  The flows that index, search and fall back run on both, so the collection's
+layout, the incremental bookkeeping and the scores are checked against the real sparse
+index; what a server adds on top (HTTP/gRPC, a cluster's shards, many concurrent readers)
+is not tested here.
 """
 
 from __future__ import annotations
@@ -15,26 +18,43 @@ from typing import Any
 import pytest
 
 from base.config import IndexSettings
-from indexer import keyword_points
+from indexer import keyword_points, vectors
 from indexer.bm25 import Bm25Searcher, lookup_terms
 from indexer.pipeline import index_repository
 from indexer.reader import IndexReader
 from indexer.tokenize import code_tokens
-from indexer.vectors import make_client, point_id
+from indexer.vectors import point_id
 from tests.conftest import run_cli
+from tests.indexer.edge_client import PREFIX as EDGE
+from tests.indexer.edge_client import EdgeClient
 
 QUERIES = ["OrderService", "apply discount coupon", "stock reservation expires", "vat rounding cents",
            "InsufficientStockError", "normalise_sku", "sales report last day", "render_order",
            "customer email address", "parse json request body", "ReservationManager release"]
 
 
-def _settings(tmp_path: Path, keywords: bool = True) -> IndexSettings:
-    return IndexSettings(embeddings=False, qdrant_url=f"local:{tmp_path / 'qdrant'}", qdrant_keywords=keywords)
+@pytest.fixture(params=["local", "edge"])
+def server(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URL of a keyword store: qdrant-client's local mode, or Qdrant Edge behind the client's calls."""
+    if request.param == "local":
+        return f"local:{tmp_path / 'qdrant'}"
+    real = vectors.make_client
+
+    def make_client(url: str, api_key: str = "") -> Any:
+        return EdgeClient(url) if url.startswith(EDGE) else real(url, api_key)
+
+    monkeypatch.setattr(vectors, "make_client", make_client)  # the reader imports it from there
+    monkeypatch.setattr(keyword_points, "make_client", make_client)
+    return f"{EDGE}{tmp_path / 'edge'}"
+
+
+def _settings(url: str, keywords: bool = True) -> IndexSettings:
+    return IndexSettings(embeddings=False, qdrant_url=url, qdrant_keywords=keywords)
 
 
 def _points(settings: IndexSettings, collection: str) -> dict[str, dict[str, Any]]:
     """Point id -> payload of every point in the collection (the client is closed again: local mode locks)."""
-    client = make_client(settings.qdrant_url)
+    client = vectors.make_client(settings.qdrant_url)
     try:
         found: dict[str, dict[str, Any]] = {}
         offset = None
@@ -88,6 +108,8 @@ def _check_collection(repo: Path, settings: IndexSettings) -> dict[str, Any]:
         state = reader.meta("keyword_state")
         chunks = {c.id: c for c in reader.chunks()}
     assert state["collection"] == keyword_points.keyword_collection(repo)
+    if settings.qdrant_url.startswith(EDGE):  # the engine's own shard holds them, not a Python stand-in
+        assert (Path(settings.qdrant_url[len(EDGE):]) / state["collection"] / "segments").is_dir()
     points = _points(settings, state["collection"])
     assert set(points) == {point_id(cid) for cid in chunks}
     assert state["points"] == len(chunks)
@@ -109,10 +131,10 @@ def _compare_all(repo: Path, settings: IndexSettings, spy: _Spy, avgdl: float | 
     return hits
 
 
-def test_keywords_in_qdrant_rank_like_local_bm25(sample_repo_copy: Path, tmp_path: Path,
+def test_keywords_in_qdrant_rank_like_local_bm25(sample_repo_copy: Path, server: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     repo = sample_repo_copy
-    settings = _settings(tmp_path)
+    settings = _settings(server)
     events: list[str] = []
     stats = index_repository(repo, settings, embeddings=False, progress=lambda e: events.append(e.phase))
     assert stats.keyword_points == stats.chunks_total > 50
@@ -161,10 +183,10 @@ def test_keywords_in_qdrant_rank_like_local_bm25(sample_repo_copy: Path, tmp_pat
         assert any(c.path == "shopcore/loyalty.py" for c, _ in reader.bm25_search("loyalty points", 3))
 
 
-def test_avgdl_drift_uploads_everything_again(sample_repo_copy: Path, tmp_path: Path,
+def test_avgdl_drift_uploads_everything_again(sample_repo_copy: Path, server: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     repo = sample_repo_copy
-    settings = _settings(tmp_path)
+    settings = _settings(server)
     index_repository(repo, settings, embeddings=False)
     first = _check_collection(repo, settings)
     body = "\n".join(f"    total_{i} = compute_invoice_line(order, line_{i}, tax_rate_{i}, discount_{i})"
@@ -181,16 +203,16 @@ def test_avgdl_drift_uploads_everything_again(sample_repo_copy: Path, tmp_path: 
     _compare_all(repo, settings, _Spy(monkeypatch))  # equal to the live local BM25 once more
 
 
-def test_stale_or_failing_server_falls_back_to_local(sample_repo_copy: Path, tmp_path: Path,
+def test_stale_or_failing_server_falls_back_to_local(sample_repo_copy: Path, server: str,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     repo = sample_repo_copy
-    settings = _settings(tmp_path)
+    settings = _settings(server)
     index_repository(repo, settings, embeddings=False)
     spy = _Spy(monkeypatch)
     # an edit indexed with the setting off: the copy is stale, so readers must not search it
     (repo / "shopcore" / "loyalty.py").write_text("def loyalty_points(total):\n    return total // 100\n")
-    index_repository(repo, _settings(tmp_path, keywords=False), embeddings=False)
+    index_repository(repo, _settings(server, keywords=False), embeddings=False)
     with IndexReader.open(repo, settings) as reader:
         assert reader.bm25_search("loyalty points", 3)[0][0].path == "shopcore/loyalty.py"
     assert spy.calls == 0
@@ -200,7 +222,7 @@ def test_stale_or_failing_server_falls_back_to_local(sample_repo_copy: Path, tmp
         assert reader.bm25_search("loyalty points", 3)[0][0].path == "shopcore/loyalty.py"
     assert spy.calls == 1
     # the server loses the collection: a warning, and the local postings answer
-    client = make_client(settings.qdrant_url)
+    client = vectors.make_client(settings.qdrant_url)
     client.delete_collection(state["collection"])
     client.close()
     with caplog.at_level(logging.WARNING, logger="indexer.reader"), IndexReader.open(repo, settings) as reader:
@@ -253,7 +275,7 @@ def test_status_says_where_the_copy_is_and_whether_it_is_behind(sample_repo_copy
 
 def test_a_run_with_no_bm25_change_sends_and_reads_nothing(sample_repo_copy: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _settings(tmp_path)
+    settings = _settings(f"local:{tmp_path / 'qdrant'}")
     first = index_repository(sample_repo_copy, settings, embeddings=False)
     touched: list[str] = []
     for name in ("_recreate", "_delete", "_upsert"):
