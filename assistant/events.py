@@ -73,6 +73,13 @@ class AnswerFinished:
 AnswerEvent = ContextReady | AnswerDelta | AnswerFinished
 
 
+def early_stop_note(stats: GenerationStats | None) -> str:
+    """Why an answer ended before the model did, in the words every front end shows ('' if it did not)."""
+    if stats is not None and stats.finish_reason == "repetition":
+        return "stopped: the model was repeating itself (one copy kept)"
+    return ""
+
+
 @dataclass(frozen=True)
 class IndexState:
     """How usable the index is: ``missing``, ``fresh`` or ``stale`` (with the count)."""

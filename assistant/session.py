@@ -39,7 +39,9 @@ from assistant.events import (
     ContextReady,
     IndexState,
     PreparedPrompt,
+    early_stop_note,
 )
+from assistant.models.repetition import LoopGuard
 from assistant.pinning import CITED, MANUAL, MENTIONED, PATCH, PinChanges, PinSet
 from base.atomic import write_atomic
 from base.config import IndexSettings, Settings
@@ -682,17 +684,28 @@ class Session:
             temperature=self.settings.model.temperature,
             top_p=self.settings.model.top_p,
         )
-        pieces: list[str] = []
+        guard = LoopGuard()
         cancelled = False
+        deltas = backend.stream_chat(prepared.messages, params, cancel)
         try:
-            for delta in backend.stream_chat(prepared.messages, params, cancel):
-                pieces.append(delta)
+            for delta in deltas:
                 yield AnswerDelta(delta)
+                if guard.feed(delta):
+                    break
         except GenerationCancelled:
             cancelled = True
-        cancelled = cancelled or bool(cancel is not None and cancel.is_set())
+        finally:
+            close = getattr(deltas, "close", None)
+            if close is not None:
+                close()  # a loop stops the model here (the backends cancel when their reader leaves)
         self._last_stats = backend.last_stats
-        answer = "".join(pieces)
+        if guard.looping:
+            # the backend saw its reader leave and called that a cancel: it was the loop guard's stop
+            self._last_stats = replace(self._last_stats, finish_reason="repetition") \
+                if self._last_stats is not None else None
+        else:
+            cancelled = cancelled or bool(cancel is not None and cancel.is_set())
+        answer = guard.kept()
         citations = citations_or_sources(answer, self.files(), prepared.context, prepared.focus)
         with self._lock:
             cited = self.pins.use([c.path for c in citations if c.path in answer], CITED)
@@ -885,4 +898,5 @@ __all__ = [
     "SavedChat",
     "Session",
     "SessionStore",
+    "early_stop_note",
 ]

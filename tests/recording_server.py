@@ -32,8 +32,11 @@ class Recorded:
 
 @contextmanager
 def recording_server(reply: str = "See `shopcore/pricing/calculator.py:1-5`.", *,
-                     model: str = "scripted", window: int = 8192) -> Iterator[Recorded]:
-    """Serve ``reply`` to every generation request on 127.0.0.1; yields the record (with ``url``)."""
+                     model: str = "scripted", window: int = 8192, piece: int = 0) -> Iterator[Recorded]:
+    """Serve ``reply`` to every generation request on 127.0.0.1; yields the record (with ``url``).
+
+    The reply streams in two halves, or in ``piece``-character pieces (a model's tokens).
+    """
     record = Recorded()
     lock = threading.Lock()
 
@@ -61,12 +64,21 @@ def recording_server(reply: str = "See `shopcore/pricing/calculator.py:1-5`.", *
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for piece in (reply[: len(reply) // 2], reply[len(reply) // 2:]):
-                choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
-                self.wfile.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
+            size = piece or max(1, (len(reply) + 1) // 2)
+            for start in range(0, len(reply), size):
+                part = reply[start:start + size]
+                choice = {"index": 0, "delta": {"content": part}} if chat else {"index": 0, "text": part}
+                try:
+                    self.wfile.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
+                    self.wfile.flush()
+                except OSError:  # the client stopped reading (a cancel, a loop the core cut)
+                    return
             done = {"index": 0, "delta": {}, "finish_reason": "stop"} if chat else \
                 {"index": 0, "text": "", "finish_reason": "stop"}
-            self.wfile.write(f"data: {json.dumps({'choices': [done]})}\n\ndata: [DONE]\n\n".encode())
+            try:
+                self.wfile.write(f"data: {json.dumps({'choices': [done]})}\n\ndata: [DONE]\n\n".encode())
+            except OSError:
+                return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

@@ -36,6 +36,7 @@ from assistant.session import (
     ContextReady,
     IndexProgress,
     Session,
+    early_stop_note,
 )
 from base.config import Settings
 from base.cpu import CpuPolicy
@@ -538,7 +539,7 @@ class AssistantApp(App[None]):
     async def _answer_done(self, message: m.AnswerDone) -> None:
         answer, self._answer = self._answer, None
         if answer is not None:
-            await answer.finish(message.turn, message.cancelled)
+            await answer.finish(message.turn, message.cancelled, early_stop_note(message.stats))
         if message.stats is not None and message.stats.tokens_per_s:
             self.query_one(StatusBar).speed = message.stats.tokens_per_s
         self.query_one(ContextInspector).show_pins(self.session.pins.pins())

@@ -47,7 +47,7 @@ class GenerationStats:
     completion_tokens: int = 0
     time_to_first_token_s: float = 0.0
     total_s: float = 0.0
-    finish_reason: str = ""  # stop, length, cancelled, error
+    finish_reason: str = ""  # stop, length, cancelled, error; "repetition": the answer looped (session)
 
     @property
     def tokens_per_s(self) -> float:

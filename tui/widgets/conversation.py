@@ -90,12 +90,20 @@ class AssistantMessage(Vertical):
         if stream is not None:
             await stream.stop()
 
-    async def finish(self, turn: Turn, cancelled: bool) -> None:
-        """Show the final text (what was saved), a cancel mark, and the sources list."""
+    async def finish(self, turn: Turn, cancelled: bool, note: str = "") -> None:
+        """Show the final text (what was saved), a cancel or early-stop mark, and the sources list.
+
+        ``note`` says why the core ended the answer early (a loop): the streamed text is then
+        replaced by the saved one, which keeps a single copy of the repeated part.
+        """
         await self.stop_stream()
         if not turn.content.strip():
             await self.markdown.update("*(no answer)*" if not cancelled else "*(cancelled)*")
-        if cancelled and turn.content.strip():
+        elif note:
+            await self.markdown.update(turn.content)
+        if note:
+            await self.mount(NoteMessage(note, "warning"))
+        elif cancelled and turn.content.strip():
             await self.mount(NoteMessage("stopped", "warning"))
         if turn.citations:
             # A path the answer names is a citation; the others are the sources it was given.
