@@ -224,6 +224,14 @@ class AssistantApp(App[None]):
         except AssistantError as exc:
             self._fail("index-state", exc)
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map")
+    def warm_map(self) -> None:
+        """Prepare the repo map for the index as it is, so the next question does not build it."""
+        try:
+            self.session.warm_repo_map()
+        except AssistantError as exc:
+            log.info("repo map not prepared: %s", exc.one_line())
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="model")
     def load_model(self, name: str | None = None) -> None:
         def progress(text: str) -> None:
@@ -480,6 +488,8 @@ class AssistantApp(App[None]):
             status.hide_progress()
             status.index_label = state.label
             status.index_level = {"fresh": "ok", "stale": "warning"}.get(state.status, "error")
+            if state.status in ("fresh", "stale"):
+                self.warm_map()  # a no-op when the map already follows this index
         if state.status == "missing" and message.first_check and self.offer_index:
             self.push_screen(
                 ConfirmScreen(

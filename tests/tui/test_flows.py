@@ -440,3 +440,35 @@ async def test_an_empty_completion_still_shows_what_the_completion_saw(repo: Pat
         await _complete_at_the_end_of(pilot, app, seen, "shopcore/pricing/money.py")
         assert next(s for s in seen if isinstance(s, m.CompletionReady)).suggestion.text.strip() == ""
         assert str(app.query_one("#context-summary").render()).startswith("completion · ")
+
+
+async def test_the_repo_map_is_ready_before_the_first_question_and_follows_a_reindex(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval import map_tables
+    from retrieval.repo_map import shared_repo_map
+
+    app = _app(repo)
+    async with app.run_test(size=(120, 40)) as pilot:
+        status = app.query_one(StatusBar)
+        await settle(pilot, lambda: status.index_label == "index fresh")
+        repo_map = shared_repo_map(str(app.session.repo))
+        assert repo_map._digest == app.session.reader().content().digest  # prepared with no question asked
+        patched: list[int] = []
+        real_patch = map_tables.MapTables.patch
+
+        def counting(self: Any, changed: Any, content: Any = None) -> Any:
+            patched.append(len(changed))
+            return real_patch(self, changed, content)
+
+        monkeypatch.setattr(map_tables.MapTables, "patch", counting)
+        await _send(app, pilot, "where is the price of an order computed?")
+        assert patched == []  # the question used the map prepared in the background
+        tax = repo / "shopcore" / "pricing" / "tax.py"
+        tax.write_text(tax.read_text(encoding="utf-8") + "\n\ndef vat_for_region(region):\n    return 0.2\n",
+                       encoding="utf-8")
+        await pilot.press("f5")  # re-index: the map is patched with the one changed file, in the background
+        await settle(pilot, lambda: not app._indexing and status.index_label == "index fresh"
+                     and repo_map._digest == app.session.reader().content().digest, "the map after re-indexing")
+        assert patched == [1]
+        await _send(app, pilot, "which rate does vat_for_region return?")
+        assert patched == [1]
