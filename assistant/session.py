@@ -127,6 +127,9 @@ class Session:
         self._backend = backend
         self._reader: IndexReader | None = None
         self._watcher: IndexWatcher | None = None
+        self._warm_lock = threading.Lock()
+        self._warming = False  # a background repo-map warm-up is running
+        self._warm_again = False  # ... and the index changed again since it started
         self._files: list[str] | None = None
         self._last_stats: GenerationStats | None = None
         chat = chat or SavedChat(new_chat_id(), str(self.repo), self.settings.model.name, time.time(), time.time())
@@ -296,19 +299,53 @@ class Session:
         self._files = None
         return stats
 
-    def start_watching(self, on_event: Callable[[Any], None] | None = None, *, catch_up: bool = False) -> None:
+    def start_watching(self, on_event: Callable[[Any], None] | None = None, *, catch_up: bool = False,
+                       warm_map: bool = False) -> None:
         """Keep the index fresh while a front end runs: changed files are re-indexed in the background.
 
         BM25 first, vectors after (:class:`assistant.freshness.IndexWatcher`); a query never
         waits for it.  ``catch_up`` first refreshes what changed while nothing watched (the
         MCP server); the TUI leaves that to its first index check, which offers to index.
+        ``warm_map`` also prepares the repo map now and after every refresh, in a thread of its
+        own (:meth:`warm_repo_map_in_background`; the TUI runs it as one of its workers instead).
         """
         from assistant.freshness import IndexWatcher
 
+        def follow(event: Any) -> None:
+            if on_event is not None:
+                on_event(event)
+            if event.phase == "bm25":
+                self.warm_repo_map_in_background()
+
         with self._reader_lock:
             if self._watcher is None:
-                self._watcher = IndexWatcher(self.repo, self._index_settings(), on_event=on_event)
+                self._watcher = IndexWatcher(self.repo, self._index_settings(),
+                                             on_event=follow if warm_map else on_event)
                 self._watcher.start(catch_up=catch_up)
+        if warm_map:
+            self.warm_repo_map_in_background()
+
+    def warm_repo_map_in_background(self) -> None:
+        """:meth:`warm_repo_map` in a daemon thread, one at a time; a call during one runs it again after."""
+        with self._warm_lock:
+            self._warm_again = True
+            if self._warming:
+                return
+            self._warming = True
+
+        def run() -> None:
+            while True:
+                with self._warm_lock:
+                    if not self._warm_again:
+                        self._warming = False
+                        return
+                    self._warm_again = False
+                try:
+                    self.warm_repo_map()
+                except Exception as exc:  # a head start only: the next question builds the map itself
+                    log.info("repo map not prepared in the background: %s", exc)
+
+        threading.Thread(target=run, name="repo-map-warm", daemon=True).start()
 
     @property
     def watcher(self) -> IndexWatcher | None:

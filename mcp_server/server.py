@@ -143,8 +143,8 @@ def serve(repo: Path, settings: Settings, *, transport: str = "stdio", host: str
     from assistant.session import Session
 
     session = Session(repo, settings, persist=False)
-    if watch:
-        session.start_watching(on_event, catch_up=True)
+    if watch:  # the repo map follows each refresh in the background, so `context` and `repo_map` never build it
+        session.start_watching(on_event, catch_up=True, warm_map=True)
     server = make_server(RepoTools(session))
     try:
         if transport == "stdio":

@@ -173,3 +173,29 @@ def test_a_cli_query_on_an_index_of_no_files_answers_after_refreshing_the_new_on
     (repo / "bird.py").unlink()
     gone = run_cli("search", "lyrebird_song", "--mode", "bm25", "--repo", str(repo), env=BM25_ONLY)
     assert gone.returncode != 0 and "has no files" in gone.stderr and "Traceback" not in gone.stderr
+
+
+def test_the_repo_map_follows_the_watcher_in_the_background(indexed_repo: Path) -> None:
+    """What `repo-assistant mcp` starts: after each refresh the map is patched before any tool asks for it."""
+    from assistant.session import Session
+    from retrieval.repo_map import shared_repo_map
+    from tests.mcp.conftest import bm25_settings
+
+    session = Session(indexed_repo, bm25_settings(), persist=False)
+    session.start_watching(catch_up=True, warm_map=True)
+    try:
+        repo_map, reader = shared_repo_map(str(session.repo)), session.reader()
+        _wait_for(lambda: repo_map._digest == reader.content().digest, "the map of the index at start")
+        before = repo_map._digest
+        target = indexed_repo / "shopcore" / "timeutil.py"
+        original = target.read_text(encoding="utf-8")
+        end = time.monotonic() + DEADLINE_S
+        while reader.content().digest == before:  # rewritten until seen, as above
+            target.write_text(original + "\n\ndef wombat_ledger_checksum() -> int:\n    return 7\n", encoding="utf-8")
+            assert time.monotonic() < end, "the watcher never re-indexed the edited file"
+            time.sleep(0.2)
+        _wait_for(lambda: repo_map._digest == reader.content().digest != before, "the map after the refresh")
+        assert "shopcore/timeutil.py" in repo_map._tables.paths
+    finally:
+        session.stop_watching()
+        session.close_reader()
