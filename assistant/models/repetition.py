@@ -2,7 +2,7 @@
 
 Small models, and larger ones at low temperature, sometimes repeat one sentence or
 paragraph until ``max_new_tokens`` runs out: the embedded 135M model answered "How does
-json.dumps handle the indent argument?" with one sentence thirty times.  The user waits
+json.dumps handle the indent argument?" with one sentence over and over.  The user waits
 for hundreds of tokens of nothing, and the saved turn feeds the loop to the next
 question.  :class:`LoopGuard` watches the streamed text and says when its tail is one
 unit repeated back to back; the caller stops the model there and keeps one copy.
