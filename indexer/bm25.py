@@ -309,11 +309,7 @@ class Bm25Writer:
             return
         next_id = self._n_terms()
         if len(vocab) < next_id:  # ids held by the vocabulary only: look them up (never on a cold run)
-            found = list(unknown)
-            for start in range(0, len(found), 500):
-                part = found[start:start + 500]
-                marks = ",".join("?" * len(part))
-                vocab.update(self.conn.execute(f"SELECT term, id FROM bm25_vocab WHERE term IN ({marks})", part))
+            vocab.update(vocab_ids(self.conn, unknown))
         missing = sorted(t for t in unknown if t not in vocab)
         if missing:
             rows = [(term, next_id + i) for i, term in enumerate(missing)]
